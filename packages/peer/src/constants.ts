@@ -1,0 +1,39 @@
+/** The private DHT protocol: Kith peers never join the public IPFS DHT. */
+export const DHT_PROTOCOL = '/kith/kad/1.0.0'
+
+/** Prefix for libp2p's own protocols (ping, identify) so they read `/kith/ping/1.0.0`. */
+export const PROTOCOL_PREFIX = 'kith'
+
+export const DEFAULT_APP_ID = 'kith'
+
+/** How often every open connection is pinged to notice a peer that went away. */
+export const DEFAULT_LIVENESS_INTERVAL_MS = 2_000
+
+/** A ping slower than this counts as a failure and the connection is closed. */
+export const DEFAULT_LIVENESS_TIMEOUT_MS = 3_000
+
+/** First wait before redialling a relay that dropped; doubles up to the maximum. */
+export const DEFAULT_RELAY_RETRY_MIN_MS = 500
+export const DEFAULT_RELAY_RETRY_MAX_MS = 30_000
+
+/** How long one attempt to reach a relay and reserve a slot on it may take. */
+export const DEFAULT_RELAY_RESERVE_TIMEOUT_MS = 10_000
+
+/** A whole dial, across every retry. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 20_000
+
+/** One WebRTC attempt inside a dial; a lost signaling race is retried after this. */
+export const DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS = 4_000
+
+export const DEFAULT_DIAL_ATTEMPTS = 4
+
+export const DEFAULT_MAX_CONNECTIONS = 300
+
+/** Where a persisted private key lives in the peer's datastore. */
+export const PRIVATE_KEY_DATASTORE_KEY = '/kith/peer/private-key'
+
+/** `appId` and protocol names: lowercase letters, digits and dashes. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
+
+/** `major.minor.patch` */
+export const SEMVER_PATTERN = /^\d{1,4}\.\d{1,4}\.\d{1,4}$/

@@ -1,0 +1,12 @@
+import { LevelDatastore } from 'datastore-level'
+import type { Datastore } from 'interface-datastore'
+
+/**
+ * A datastore that survives restarts: LevelDB in the folder `location` (Node), an IndexedDB database named
+ * `location` (browsers). The peer store and the peer's private key live in it.
+ */
+export async function createPersistentDatastore(location: string): Promise<Datastore> {
+  const store = new LevelDatastore(location)
+  await store.open()
+  return store
+}

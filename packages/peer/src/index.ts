@@ -1,0 +1,135 @@
+/**
+ * @packageDocumentation
+ *
+ * `@kith/peer` creates the libp2p node every Kith app runs on, with one API in browsers and Node: WebRTC
+ * connections signaled through relays, reservations kept on every configured relay, a private DHT, dials that
+ * survive WebRTC's signaling race, and dead peers noticed within seconds.
+ *
+ * @example
+ * ```ts
+ * import { createKithPeer, protocolId } from '@kith/peer'
+ *
+ * const peer = await createKithPeer({ appId: 'notes', relays: ['/dns4/relay.example/tcp/443/wss/p2p/12D3Koo…'] })
+ * await peer.handle(protocolId('notes', 'hello', '1.0.0'), (stream) => { … })
+ * ```
+ */
+
+import type { RelayManager } from './relays.ts'
+import type { ComponentLogger, Libp2p, PrivateKey, ServiceMap } from '@libp2p/interface'
+import type { Identify } from '@libp2p/identify'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Ping } from '@libp2p/ping'
+import type { Datastore } from 'interface-datastore'
+import type { ServiceFactoryMap } from 'libp2p'
+
+export { createKithPeer, loadOrCreatePrivateKey } from './peer.ts'
+export { createPersistentDatastore } from './datastore.ts'
+export { protocolId, type ProtocolId } from './protocol.ts'
+export { connectionKind, isDirect, ConnectionKind } from './connections.ts'
+export { RelayState, relayPeerIds } from './relays.ts'
+export type { RelayManager, RelayManagerEvents, RelayStatus } from './relays.ts'
+export { DialFailedError, InvalidParametersError, NoAddressError } from './errors.ts'
+export * from './constants.ts'
+
+/** The services every Kith peer runs. */
+export interface KithServices extends ServiceMap {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+  relays: RelayManager
+}
+
+/** A libp2p node with Kith's services, plus any the app added through `init.services`. */
+export type KithPeer<S extends ServiceMap = Record<string, unknown>> = Libp2p<KithServices & S>
+
+export interface KithPeerInit<S extends ServiceMap = Record<string, unknown>> {
+  /**
+   * Namespaces the app's protocols (`/kith/<appId>/<name>/<semver>`, see {@link protocolId}). Lowercase letters,
+   * digits and dashes.
+   *
+   * @default 'kith'
+   */
+  appId?: string
+
+  /**
+   * Relays to reserve a slot on, each a multiaddr ending in `/p2p/<peer id>`. A browser is reachable only while it
+   * holds at least one reservation; each is redialled with backoff when it drops, and existing direct connections
+   * stay up when every relay is gone.
+   *
+   * @default []
+   */
+  relays?: string[]
+
+  /**
+   * STUN and TURN servers for WebRTC. None by default, so no traffic leaves the machines you name: peers on one
+   * network connect directly, peers behind NATs need a STUN server, and peers behind symmetric NATs a TURN
+   * server, e.g. `[{ urls: 'stun:stun.example.org:3478' }, { urls: 'turn:turn.example.org', username, credential }]`.
+   *
+   * @default []
+   */
+  iceServers?: RTCIceServer[]
+
+  /** The libp2p private key (Ed25519); its peer id is the device's id. @default loaded from `datastore`, or new */
+  privateKey?: PrivateKey
+
+  /**
+   * Where the peer store, the DHT's records and (unless `privateKey` is given) the private key are kept. Pass
+   * `await createPersistentDatastore('my-app')` to keep them across reloads.
+   *
+   * @default an in-memory store
+   */
+  datastore?: Datastore
+
+  /**
+   * Listen addresses. Browsers listen on `/webrtc`; Node peers also on TCP and WebSockets on 127.0.0.1. Relay
+   * reservations (`/p2p-circuit`) are added for every entry of `relays`.
+   *
+   * @default ['/webrtc'] in browsers, ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws', '/webrtc'] in Node
+   */
+  listen?: string[]
+
+  /** Addresses to announce instead of the listen addresses. @default [] */
+  announce?: string[]
+
+  /** Answer DHT queries for others. Only for peers with dialable, public addresses. @default false */
+  dhtServer?: boolean
+
+  /**
+   * Let the node dial private and loopback addresses. Browsers refuse to by default; turn this on for a relay on
+   * localhost or a LAN.
+   *
+   * @default false
+   */
+  allowPrivateAddresses?: boolean
+
+  /** How often each connection is pinged to notice a peer that went away. @default 2_000 */
+  livenessIntervalMs?: number
+  /** A ping that takes longer closes the connection. @default 3_000 */
+  livenessTimeoutMs?: number
+
+  /** WebRTC attempts per dial before it fails with `DialFailedError`. @default 4 */
+  dialAttempts?: number
+  /** One WebRTC attempt; a stalled signaling exchange is retried after this. @default 4_000 */
+  dialAttemptTimeoutMs?: number
+  /** A whole dial, every attempt included. @default 20_000 */
+  dialTimeoutMs?: number
+
+  /** First wait before redialling a dropped relay; it doubles on every failure. @default 500 */
+  relayRetryMinMs?: number
+  /** Longest wait between attempts to reach a relay. @default 30_000 */
+  relayRetryMaxMs?: number
+  /** One attempt to dial a relay and get a reservation. @default 10_000 */
+  relayReserveTimeoutMs?: number
+
+  /** @default 300 */
+  maxConnections?: number
+
+  /** More libp2p services, merged with Kith's. */
+  services?: ServiceFactoryMap<S>
+
+  /** Start the node before returning it. @default true */
+  start?: boolean
+
+  /** A libp2p logger, e.g. `prefixLogger('alice')` in tests. @default the `debug`-style `@libp2p/logger` */
+  logger?: ComponentLogger
+}

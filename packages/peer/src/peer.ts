@@ -1,0 +1,164 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
+import { Key } from 'interface-datastore'
+import { createLibp2p } from 'libp2p'
+import {
+  DEFAULT_APP_ID,
+  DEFAULT_DIAL_ATTEMPTS,
+  DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS,
+  DEFAULT_DIAL_TIMEOUT_MS,
+  DEFAULT_LIVENESS_INTERVAL_MS,
+  DEFAULT_LIVENESS_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_RELAY_RESERVE_TIMEOUT_MS,
+  DEFAULT_RELAY_RETRY_MAX_MS,
+  DEFAULT_RELAY_RETRY_MIN_MS,
+  DHT_PROTOCOL,
+  PRIVATE_KEY_DATASTORE_KEY,
+  PROTOCOL_PREFIX
+} from './constants.ts'
+import { InvalidParametersError } from './errors.ts'
+import { assertName } from './protocol.ts'
+import { relayManager } from './relays.ts'
+import { createTransports } from './transports.ts'
+import type { KithPeer, KithPeerInit } from './index.ts'
+import type { PrivateKey, ServiceMap } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+/** Resolves every default once and checks every field once. */
+function resolveInit(init: Omit<KithPeerInit, 'services'>): Required<
+  Pick<
+    KithPeerInit,
+    | 'appId'
+    | 'relays'
+    | 'iceServers'
+    | 'dhtServer'
+    | 'allowPrivateAddresses'
+    | 'livenessIntervalMs'
+    | 'livenessTimeoutMs'
+    | 'dialAttempts'
+    | 'dialAttemptTimeoutMs'
+    | 'dialTimeoutMs'
+    | 'relayRetryMinMs'
+    | 'relayRetryMaxMs'
+    | 'relayReserveTimeoutMs'
+    | 'maxConnections'
+  >
+> {
+  const resolved = {
+    appId: init.appId ?? DEFAULT_APP_ID,
+    relays: init.relays ?? [],
+    iceServers: init.iceServers ?? [],
+    dhtServer: init.dhtServer ?? false,
+    allowPrivateAddresses: init.allowPrivateAddresses ?? false,
+    livenessIntervalMs: init.livenessIntervalMs ?? DEFAULT_LIVENESS_INTERVAL_MS,
+    livenessTimeoutMs: init.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS,
+    dialAttempts: init.dialAttempts ?? DEFAULT_DIAL_ATTEMPTS,
+    dialAttemptTimeoutMs: init.dialAttemptTimeoutMs ?? DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS,
+    dialTimeoutMs: init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+    relayRetryMinMs: init.relayRetryMinMs ?? DEFAULT_RELAY_RETRY_MIN_MS,
+    relayRetryMaxMs: init.relayRetryMaxMs ?? DEFAULT_RELAY_RETRY_MAX_MS,
+    relayReserveTimeoutMs: init.relayReserveTimeoutMs ?? DEFAULT_RELAY_RESERVE_TIMEOUT_MS,
+    maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  }
+  assertName('appId', resolved.appId)
+  if (!Array.isArray(resolved.relays) || resolved.relays.some((r) => typeof r !== 'string')) {
+    throw new InvalidParametersError('relays must be an array of multiaddr strings')
+  }
+  if (!Array.isArray(resolved.iceServers)) {
+    throw new InvalidParametersError('iceServers must be an array of RTCIceServer objects')
+  }
+  for (const key of [
+    'livenessIntervalMs',
+    'livenessTimeoutMs',
+    'dialAttempts',
+    'dialAttemptTimeoutMs',
+    'dialTimeoutMs',
+    'relayRetryMinMs',
+    'relayRetryMaxMs',
+    'relayReserveTimeoutMs',
+    'maxConnections'
+  ] as const) {
+    const value = resolved[key]
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new InvalidParametersError(`${key} must be a positive integer, got ${String(value)}`)
+    }
+  }
+  if (resolved.relayRetryMaxMs < resolved.relayRetryMinMs) {
+    throw new InvalidParametersError('relayRetryMaxMs must not be smaller than relayRetryMinMs')
+  }
+  return resolved
+}
+
+/** The key stored in `datastore`, or a new Ed25519 key stored there for next time. */
+export async function loadOrCreatePrivateKey(datastore: Datastore): Promise<PrivateKey> {
+  const key = new Key(PRIVATE_KEY_DATASTORE_KEY)
+  if (await datastore.has(key)) {
+    return privateKeyFromProtobuf(await datastore.get(key))
+  }
+  const privateKey = await generateKeyPair('Ed25519')
+  await datastore.put(key, privateKeyToProtobuf(privateKey))
+  return privateKey
+}
+
+/**
+ * Create a Kith peer: a libp2p node with WebRTC, relays, the Kith DHT, liveness checks and reliable dials.
+ * Throws `InvalidParametersError` for a bad init field.
+ */
+export async function createKithPeer<S extends ServiceMap = Record<string, unknown>>(
+  init: KithPeerInit<S> = {}
+): Promise<KithPeer<S>> {
+  const config = resolveInit(init)
+  const privateKey =
+    init.privateKey ?? (init.datastore != null ? await loadOrCreatePrivateKey(init.datastore) : undefined)
+  const { transports, listen } = createTransports({
+    iceServers: config.iceServers,
+    listen: init.listen,
+    reserveTimeoutMs: config.relayReserveTimeoutMs,
+    dial: { attempts: config.dialAttempts, attemptTimeoutMs: config.dialAttemptTimeoutMs }
+  })
+
+  return createLibp2p({
+    start: init.start ?? true,
+    privateKey,
+    datastore: init.datastore,
+    logger: init.logger,
+    addresses: { listen, announce: init.announce ?? [] },
+    transports,
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: config.allowPrivateAddresses ? { denyDialMultiaddr: () => false } : {},
+    connectionManager: {
+      maxConnections: config.maxConnections,
+      dialTimeout: config.dialTimeoutMs
+    },
+    connectionMonitor: {
+      pingInterval: config.livenessIntervalMs,
+      pingTimeout: { minTimeout: config.livenessTimeoutMs, maxTimeout: config.livenessTimeoutMs },
+      protocolPrefix: PROTOCOL_PREFIX
+    },
+    services: {
+      identify: identify({ protocolPrefix: PROTOCOL_PREFIX }),
+      ping: ping({ protocolPrefix: PROTOCOL_PREFIX }),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: !config.dhtServer,
+        peerInfoMapper: config.allowPrivateAddresses ? passthroughMapper : removePrivateAddressesMapper,
+        logPrefix: 'kith:dht',
+        datastorePrefix: '/kith/dht',
+        metricsPrefix: 'kith_dht'
+      }),
+      relays: relayManager({
+        relays: config.relays,
+        retryMinMs: config.relayRetryMinMs,
+        retryMaxMs: config.relayRetryMaxMs,
+        reserveTimeoutMs: config.relayReserveTimeoutMs
+      }),
+      ...init.services
+    }
+  }) as Promise<KithPeer<S>>
+}

@@ -1,0 +1,242 @@
+import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { TypedEventEmitter } from 'main-event'
+import {
+  DEFAULT_RELAY_RESERVE_TIMEOUT_MS,
+  DEFAULT_RELAY_RETRY_MAX_MS,
+  DEFAULT_RELAY_RETRY_MIN_MS
+} from './constants.ts'
+import { InvalidParametersError } from './errors.ts'
+import type {
+  ComponentLogger,
+  Libp2pEvents,
+  Logger,
+  Startable,
+  TypedEventTarget
+} from '@libp2p/interface'
+import type { AddressManager, ConnectionManager, TransportManager } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export const RelayState = {
+  /** Dialling the relay or asking it for a reservation. */
+  Connecting: 'connecting',
+  /** A reservation is held: this peer can be reached through the relay. */
+  Reserved: 'reserved',
+  /** The last attempt failed; the next one starts at `nextAttemptAt`. */
+  Waiting: 'waiting',
+  Stopped: 'stopped'
+} as const
+export type RelayState = (typeof RelayState)[keyof typeof RelayState]
+
+export interface RelayStatus {
+  /** The relay's peer id, as a string. */
+  peerId: string
+  /** The address it is dialled on. */
+  addr: string
+  state: RelayState
+  /** Failed attempts since the last reservation. */
+  failures: number
+  /** Why the last attempt failed. */
+  lastError?: string
+  /** Epoch ms of the next attempt, while `state` is `waiting`. */
+  nextAttemptAt?: number
+}
+
+export interface RelayManagerEvents {
+  /** A relay's state changed. */
+  'relay:status': CustomEvent<RelayStatus>
+}
+
+export interface RelayManagerInit {
+  /** Relay multiaddrs, each ending in `/p2p/<relay peer id>`. */
+  relays?: string[]
+  /** @default 500 */
+  retryMinMs?: number
+  /** @default 30_000 */
+  retryMaxMs?: number
+  /** One attempt at dialling a relay and reserving a slot. @default 10_000 */
+  reserveTimeoutMs?: number
+}
+
+export interface RelayManagerComponents {
+  connectionManager: ConnectionManager
+  transportManager: TransportManager
+  addressManager: AddressManager
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+}
+
+/** Keeps a reservation on every configured relay, redialling with backoff for as long as the peer runs. */
+export interface RelayManager extends TypedEventTarget<RelayManagerEvents> {
+  /** The state of every configured relay. */
+  getRelays(): RelayStatus[]
+}
+
+interface Relay {
+  addr: Multiaddr
+  peerId: string
+  status: RelayStatus
+  /** Resolves the current wait, early, when something changed. */
+  wake?: () => void
+}
+
+class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implements RelayManager, Startable {
+  readonly [Symbol.toStringTag] = '@kith/relay-manager'
+  readonly [serviceCapabilities] = ['@kith/relay-manager']
+  readonly [serviceDependencies] = ['@libp2p/circuit-relay-v2-transport']
+
+  private readonly components: RelayManagerComponents
+  private readonly log: Logger
+  private readonly relays: Relay[]
+  private readonly retryMinMs: number
+  private readonly retryMaxMs: number
+  private readonly reserveTimeoutMs: number
+  private controller?: AbortController
+
+  constructor(components: RelayManagerComponents, init: RelayManagerInit) {
+    super()
+    this.components = components
+    this.log = components.logger.forComponent('kith:peer:relays')
+    this.retryMinMs = init.retryMinMs ?? DEFAULT_RELAY_RETRY_MIN_MS
+    this.retryMaxMs = init.retryMaxMs ?? DEFAULT_RELAY_RETRY_MAX_MS
+    this.reserveTimeoutMs = init.reserveTimeoutMs ?? DEFAULT_RELAY_RESERVE_TIMEOUT_MS
+    this.relays = (init.relays ?? []).map((str) => relayFromString(str))
+  }
+
+  getRelays(): RelayStatus[] {
+    return this.relays.map((relay) => ({ ...relay.status }))
+  }
+
+  start(): void {
+    this.controller = new AbortController()
+    this.components.events.addEventListener('peer:disconnect', this.onChange)
+    this.components.events.addEventListener('self:peer:update', this.onChange)
+  }
+
+  afterStart(): void {
+    const signal = this.controller?.signal
+    if (signal == null) return
+    for (const relay of this.relays) {
+      this.maintain(relay, signal).catch((err: unknown) => {
+        this.log.error('relay loop for %s ended - %e', relay.peerId, err)
+      })
+    }
+  }
+
+  stop(): void {
+    this.controller?.abort()
+    this.components.events.removeEventListener('peer:disconnect', this.onChange)
+    this.components.events.removeEventListener('self:peer:update', this.onChange)
+    for (const relay of this.relays) {
+      relay.wake?.()
+      this.update(relay, { state: RelayState.Stopped, nextAttemptAt: undefined })
+    }
+  }
+
+  private readonly onChange = (): void => {
+    for (const relay of this.relays) relay.wake?.()
+  }
+
+  private hasReservation(relay: Relay): boolean {
+    return this.components.addressManager
+      .getAddresses()
+      .some((ma) => ma.toString().includes(`/p2p/${relay.peerId}/p2p-circuit`))
+  }
+
+  private async maintain(relay: Relay, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      if (this.hasReservation(relay)) {
+        this.update(relay, { state: RelayState.Reserved, failures: 0, lastError: undefined, nextAttemptAt: undefined })
+        await this.sleep(relay, signal, Infinity, () => !this.hasReservation(relay))
+        continue
+      }
+      this.update(relay, { state: RelayState.Connecting, nextAttemptAt: undefined })
+      try {
+        await this.reserve(relay, signal)
+        if (!this.hasReservation(relay)) {
+          // the listener resolves once it asked; the address can lag by a tick
+          await this.sleep(relay, signal, 1_000, () => this.hasReservation(relay))
+        }
+        if (this.hasReservation(relay)) continue
+        throw new InvalidParametersError('relay accepted the dial but granted no reservation')
+      } catch (err: unknown) {
+        if (signal.aborted) return
+        const failures = relay.status.failures + 1
+        const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** (failures - 1))
+        const jittered = Math.round(delay * (0.8 + Math.random() * 0.4))
+        this.log('relay %s failed (%d) - %e; retrying in %d ms', relay.peerId, failures, err, jittered)
+        this.update(relay, {
+          state: RelayState.Waiting,
+          failures,
+          lastError: err instanceof Error ? err.message : String(err),
+          nextAttemptAt: Date.now() + jittered
+        })
+        await this.sleep(relay, signal, jittered, () => false)
+      }
+    }
+  }
+
+  private async reserve(relay: Relay, signal: AbortSignal): Promise<void> {
+    const attempt = AbortSignal.any([signal, AbortSignal.timeout(this.reserveTimeoutMs)])
+    // connect first so that a relay that is down costs a failed dial, not a dead listener left behind
+    await this.components.connectionManager.openConnection(relay.addr, { signal: attempt })
+    await this.components.transportManager.listen([relay.addr.encapsulate('/p2p-circuit')])
+  }
+
+  /** Waits `ms`, or until `until()` holds when something changed, or until stopped. */
+  private async sleep(relay: Relay, signal: AbortSignal, ms: number, until: () => boolean): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', done)
+        relay.wake = undefined
+        resolve()
+      }
+      const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined
+      signal.addEventListener('abort', done, { once: true })
+      relay.wake = () => {
+        if (until()) done()
+      }
+    })
+  }
+
+  private update(relay: Relay, change: Partial<RelayStatus>): void {
+    const next = { ...relay.status, ...change }
+    const changed =
+      next.state !== relay.status.state ||
+      next.failures !== relay.status.failures ||
+      next.lastError !== relay.status.lastError
+    relay.status = next
+    if (changed) {
+      this.log('relay %s is %s', relay.peerId, next.state)
+      this.safeDispatchEvent('relay:status', { detail: { ...next } })
+    }
+  }
+}
+
+function relayFromString(str: string): Relay {
+  let addr: Multiaddr
+  try {
+    addr = multiaddr(str)
+  } catch (err: unknown) {
+    throw new InvalidParametersError(`relay address "${str}" is not a multiaddr: ${String(err)}`)
+  }
+  const peerId = addr.getComponents().findLast((c) => c.name === 'p2p')?.value
+  if (peerId == null) {
+    throw new InvalidParametersError(`relay address "${str}" must end in /p2p/<relay peer id>`)
+  }
+  return {
+    addr,
+    peerId,
+    status: { peerId, addr: str, state: RelayState.Connecting, failures: 0 }
+  }
+}
+
+/** Peer ids of the relays in `relays`, for telling relay connections apart. */
+export function relayPeerIds(relays: string[]): string[] {
+  return relays.map((str) => relayFromString(str).peerId)
+}
+
+export function relayManager(init: RelayManagerInit = {}): (components: RelayManagerComponents) => RelayManager {
+  return (components) => new DefaultRelayManager(components, init)
+}
