@@ -29,6 +29,12 @@ export const DEFAULT_DIAL_ATTEMPTS = 4
 
 export const DEFAULT_MAX_CONNECTIONS = 300
 
+/**
+ * Inbound connections accepted per second from one host. libp2p's default (5) counts every relayed circuit as
+ * coming from the relay's address, so a browser refused signaling circuits as soon as a few peers dialled it at once.
+ */
+export const DEFAULT_INBOUND_CONNECTIONS_PER_SECOND = 100
+
 /** Where a persisted private key lives in the peer's datastore. */
 export const PRIVATE_KEY_DATASTORE_KEY = '/kith/peer/private-key'
 

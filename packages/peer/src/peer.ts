@@ -11,6 +11,7 @@ import {
   DEFAULT_DIAL_ATTEMPTS,
   DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS,
   DEFAULT_DIAL_TIMEOUT_MS,
+  DEFAULT_INBOUND_CONNECTIONS_PER_SECOND,
   DEFAULT_LIVENESS_INTERVAL_MS,
   DEFAULT_LIVENESS_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
@@ -134,7 +135,8 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
     connectionGater: config.allowPrivateAddresses ? { denyDialMultiaddr: () => false } : {},
     connectionManager: {
       maxConnections: config.maxConnections,
-      dialTimeout: config.dialTimeoutMs
+      dialTimeout: config.dialTimeoutMs,
+      inboundConnectionThreshold: DEFAULT_INBOUND_CONNECTIONS_PER_SECOND
     },
     connectionMonitor: {
       pingInterval: config.livenessIntervalMs,

@@ -193,7 +193,9 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     const timer = setTimeout(() => {
       this.timers.delete(timer)
       for (const connection of this.components.connectionManager.getConnections(direct.remotePeer)) {
-        if (connection.limits != null && connection.streams.length === 0 && direct.status === 'open') {
+        // only circuits older than the direct link: a newer one may be signaling a fresh connection
+        const signaledIt = connection.timeline.open <= direct.timeline.open
+        if (connection.limits != null && signaledIt && connection.streams.length === 0 && direct.status === 'open') {
           this.log('closing relayed circuit to %p, a direct connection is open', direct.remotePeer)
           connection.close().catch((err: unknown) => {
             connection.abort(err as Error)

@@ -3,6 +3,13 @@ import { webSockets } from '@libp2p/websockets'
 import { reliableWebRTC } from './reliable-dial.ts'
 import type { Libp2pOptions } from 'libp2p'
 
+/**
+ * Bigger data-channel messages and send buffer than js-libp2p's defaults (16 KiB, 2 MiB): fewer messages per
+ * megabyte and no stall while the buffer drains to zero. 64 KiB is the largest message every WebRTC stack accepts
+ * without negotiation (RFC 8841), and js-libp2p receivers take any size.
+ */
+export const DATA_CHANNEL = { maxMessageSize: 64 * 1024, maxBufferedAmount: 8 * 1024 * 1024 }
+
 export interface TransportOptions {
   iceServers: RTCIceServer[]
   listen?: string[]
@@ -26,7 +33,7 @@ export function createTransports(options: TransportOptions): TransportSetup {
     runtime: 'browser',
     transports: [
       webSockets(),
-      reliableWebRTC({ rtcConfiguration: { iceServers: options.iceServers } }, options.dial),
+      reliableWebRTC({ rtcConfiguration: { iceServers: options.iceServers }, dataChannel: DATA_CHANNEL }, options.dial),
       circuitRelayTransport({ reservationCompletionTimeout: options.reserveTimeoutMs })
     ],
     listen: options.listen ?? ['/webrtc']

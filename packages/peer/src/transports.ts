@@ -2,6 +2,7 @@ import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { reliableWebRTC } from './reliable-dial.ts'
+import { DATA_CHANNEL } from './transports.browser.ts'
 import type { TransportOptions, TransportSetup } from './transports.browser.ts'
 
 export type { TransportOptions, TransportSetup } from './transports.browser.ts'
@@ -13,7 +14,7 @@ export function createTransports(options: TransportOptions): TransportSetup {
     transports: [
       tcp(),
       webSockets(),
-      reliableWebRTC({ rtcConfiguration: { iceServers: options.iceServers } }, options.dial),
+      reliableWebRTC({ rtcConfiguration: { iceServers: options.iceServers }, dataChannel: DATA_CHANNEL }, options.dial),
       circuitRelayTransport({ reservationCompletionTimeout: options.reserveTimeoutMs })
     ],
     listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws', '/webrtc']

@@ -1,0 +1,180 @@
+// `pnpm bench`: starts a relay and the benchmark page, opens two Chromium pages as two peers and measures
+//   - connect: 100 fresh browser-to-browser dials through the relay (min, median, p95, failures)
+//   - echo: 300 round trips of 32 bytes over one libp2p stream, and over a raw RTCDataChannel between the same pages
+//   - throughput: 64 MiB over one libp2p stream, and over the raw channel
+// then writes bench/results/<name>.json and bench/results/latest.md and prints the table.
+// Options: BENCH_DIALS, BENCH_ECHOES, BENCH_MIB override the counts (for a quick run); BENCH_DEBUG=<namespaces>
+// writes both pages' libp2p logs around each dial to results/debug-{a,b}.log.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { CHROMIUM_ARGS, chromiumPath, serveStatic, startRelayProcess } from '@kith/devtools'
+import { chromium } from 'playwright-core'
+import { fixed, summarize, table } from './stats.ts'
+import type { Summary } from './stats.ts'
+import type { Page } from 'playwright-core'
+
+const DIALS = Number(process.env.BENCH_DIALS ?? 100)
+const ECHOES = Number(process.env.BENCH_ECHOES ?? 300)
+const MIB = Number(process.env.BENCH_MIB ?? 64)
+const PAGE_DIST = fileURLToPath(new URL('../dist', import.meta.url))
+const RESULTS = fileURLToPath(new URL('../results', import.meta.url))
+
+interface Bench {
+  start(relays: string[]): Promise<string>
+  hangUp(target: string): Promise<void>
+  waitGone(target: string, ms: number): Promise<number>
+  dial(target: string): Promise<{ ok: boolean; ms: number; kind?: string; error?: string }>
+  echo(target: string, count: number): Promise<number[]>
+  throughput(target: string, bytes: number): Promise<number>
+  rawOffer(): Promise<string>
+  rawAnswer(offer: string): Promise<string>
+  rawAccept(answer: string): Promise<void>
+  rawEcho(count: number): Promise<number[]>
+  rawThroughput(bytes: number): Promise<number>
+}
+
+type Call = <R>(fn: (bench: Bench) => Promise<R>) => Promise<R>
+
+function caller(page: Page): Call {
+  return async (fn) =>
+    page.evaluate(`(${fn.toString()})(window.bench)`) as ReturnType<typeof fn>
+}
+
+function progress(line: string): void {
+  process.stderr.write(`\r\x1b[2K${line}`)
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'kith-bench-'))
+  const relay = await startRelayProcess({ keyFile: join(dir, 'relay.key') })
+  const server = await serveStatic({ root: PAGE_DIST, config: { relays: relay.multiaddrs } })
+  const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS })
+  try {
+    const pages = await Promise.all([0, 1].map(async () => (await browser.newContext()).newPage()))
+    const [a, b] = pages.map(caller) as [Call, Call]
+    const debug = process.env.BENCH_DEBUG
+    const logs: string[][] = [[], []]
+    pages.forEach((page, i) => {
+      if (debug != null) page.on('console', (msg) => logs[i]?.push(`${Date.now()} ${msg.text()}`))
+    })
+    // libp2p's logger reads localStorage.debug when it loads
+    if (debug != null) for (const page of pages) await page.addInitScript(`localStorage.setItem('debug', ${JSON.stringify(debug)})`)
+    for (const page of pages) await page.goto(server.url)
+    const relays = relay.multiaddrs
+    const idA = await a(new Function('bench', `return bench.start(${JSON.stringify(relays)})`) as (b: Bench) => Promise<string>)
+    const idB = await b(new Function('bench', `return bench.start(${JSON.stringify(relays)})`) as (b: Bench) => Promise<string>)
+    const withArgs = <R>(body: string): ((bench: Bench) => Promise<R>) =>
+      new Function('bench', `return ${body}`) as (bench: Bench) => Promise<R>
+
+    // connect
+    const dials: { ok: boolean; ms: number; kind?: string; error?: string }[] = []
+    for (let i = 0; i < DIALS; i++) {
+      const mark = `${Date.now()} ===== dial ${i}`
+      logs[0]?.push(mark)
+      logs[1]?.push(mark)
+      await a(withArgs(`bench.hangUp(${JSON.stringify(idB)})`))
+      if (process.env.BENCH_WAIT_GONE != null) await b(withArgs(`bench.waitGone(${JSON.stringify(idA)}, 15000)`))
+      dials.push(await a(withArgs(`bench.dial(${JSON.stringify(idB)})`)))
+      if (debug != null) logs.forEach((l) => l.push(`${Date.now()} ===== result ${JSON.stringify(dials.at(-1))}`))
+      progress(`connect: ${i + 1}/${DIALS} dials, ${dials.filter((d) => !d.ok).length} failed`)
+    }
+    process.stderr.write('\n')
+    const connected = dials.filter((d) => d.ok)
+    const connect = summarize(connected.map((d) => d.ms))
+    const notDirect = connected.filter((d) => d.kind !== 'webrtc').length
+    const errors = [...new Set(dials.filter((d) => !d.ok).map((d) => d.error))]
+    const kinds = [...new Set(connected.filter((d) => d.kind !== 'webrtc').map((d) => d.kind))]
+    if (kinds.length > 0) process.stderr.write(`not direct: ${kinds.join(', ')}\n`)
+
+    // raw RTCDataChannel between the same two pages
+    const offer = await a(withArgs<string>('bench.rawOffer()'))
+    const answer = await b(withArgs<string>(`bench.rawAnswer(${JSON.stringify(offer)})`))
+    await a(withArgs(`bench.rawAccept(${JSON.stringify(answer)})`))
+
+    progress('echo…')
+    const echoKith = summarize(await a(withArgs<number[]>(`bench.echo(${JSON.stringify(idB)}, ${ECHOES})`)))
+    const echoRaw = summarize(await a(withArgs<number[]>(`bench.rawEcho(${ECHOES})`)))
+
+    const bytes = MIB * 1024 * 1024
+    // one warm-up each: the first bulk transfer on a connection is several times slower (NOTES.md)
+    progress('throughput (warm-up)…')
+    await a(withArgs(`bench.throughput(${JSON.stringify(idB)}, ${4 * 1024 * 1024})`))
+    await a(withArgs(`bench.rawThroughput(${4 * 1024 * 1024})`))
+    const kithMs: number[] = []
+    const rawMs: number[] = []
+    for (let round = 0; round < 3; round++) {
+      progress(`throughput: round ${round + 1}/3…`)
+      kithMs.push(await a(withArgs<number>(`bench.throughput(${JSON.stringify(idB)}, ${bytes})`)))
+      rawMs.push(await a(withArgs<number>(`bench.rawThroughput(${bytes})`)))
+    }
+    process.stderr.write('\n')
+    const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000)
+    const tputKith = summarize(kithMs.map(mbps))
+    const tputRaw = summarize(rawMs.map(mbps))
+
+    const result = {
+      date: new Date().toISOString(),
+      machine: { cores: (await import('node:os')).cpus().length, node: process.version },
+      connect: { dials: DIALS, failed: DIALS - connected.length, notDirect, errors, ms: connect },
+      echo: { count: ECHOES, bytes: 32, kith: echoKith, raw: echoRaw },
+      throughput: { mib: MIB, rounds: 3, kithMBps: tputKith, rawMBps: tputRaw }
+    }
+    if (debug != null) {
+      await writeFile(join(RESULTS, 'debug-a.log'), logs[0]?.join('\n') ?? '')
+      await writeFile(join(RESULTS, 'debug-b.log'), logs[1]?.join('\n') ?? '')
+    }
+    const markdown = render(result)
+    await mkdir(RESULTS, { recursive: true })
+    await writeFile(join(RESULTS, 'peer.json'), JSON.stringify(result, null, 2) + '\n')
+    await writeFile(join(RESULTS, 'latest.md'), markdown + '\n')
+    process.stdout.write('\n' + markdown + '\n')
+    if (errors.length > 0) process.stdout.write(`\nDial errors: ${errors.join('; ')}\n`)
+  } finally {
+    await browser.close()
+    await server.close()
+    await relay.kill('SIGTERM')
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+function render(r: {
+  connect: { dials: number; failed: number; notDirect: number; ms: Summary }
+  echo: { count: number; kith: Summary; raw: Summary }
+  throughput: { mib: number; kithMBps: Summary; rawMBps: Summary }
+}): string {
+  const ratio = r.throughput.kithMBps.median / r.throughput.rawMBps.median
+  return [
+    `### Browser to browser through a relay (Chromium, loopback, medians)`,
+    '',
+    table(
+      ['measure', 'Kith (@kith/peer)', 'anchor: raw RTCDataChannel', 'target'],
+      [
+        [
+          `connect, ${r.connect.dials} fresh dials`,
+          `min ${fixed(r.connect.ms.min)} / median ${fixed(r.connect.ms.median)} / p95 ${fixed(r.connect.ms.p95)} ms; ${r.connect.failed} failed; ${r.connect.notDirect} not direct`,
+          '—',
+          'median ≤ 160 ms, 0 failed'
+        ],
+        [
+          `echo RTT, ${r.echo.count} × 32 B`,
+          `median ${fixed(r.echo.kith.median, 2)} ms (p95 ${fixed(r.echo.kith.p95, 2)})`,
+          `median ${fixed(r.echo.raw.median, 2)} ms (p95 ${fixed(r.echo.raw.p95, 2)})`,
+          `within 0.2 ms: ${r.echo.kith.median - r.echo.raw.median <= 0.2 ? 'yes' : 'no'} (Δ ${fixed(r.echo.kith.median - r.echo.raw.median, 2)} ms)`
+        ],
+        [
+          `throughput, ${r.throughput.mib} MiB one stream`,
+          `${fixed(r.throughput.kithMBps.median)} MB/s`,
+          `${fixed(r.throughput.rawMBps.median)} MB/s`,
+          `≥ 0.9× raw: ${ratio >= 0.9 ? 'yes' : 'no'} (${fixed(ratio, 2)}×)`
+        ]
+      ]
+    )
+  ].join('\n')
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`\nbench failed: ${(err as Error).stack ?? String(err)}\n`)
+  process.exit(1)
+})
