@@ -22,8 +22,9 @@ export const DEFAULT_RELAY_RESERVE_TIMEOUT_MS = 10_000
 /** A whole dial, across every retry. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 20_000
 
-/** One WebRTC attempt inside a dial; a lost signaling race is retried after this. */
-export const DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS = 4_000
+/** Bounds of one WebRTC attempt inside a dial; a stalled negotiation is retried after it (see reliable-dial.ts). */
+export const DEFAULT_DIAL_ATTEMPT_MIN_TIMEOUT_MS = 1_000
+export const DEFAULT_DIAL_ATTEMPT_MAX_TIMEOUT_MS = 8_000
 
 export const DEFAULT_DIAL_ATTEMPTS = 4
 

@@ -109,8 +109,15 @@ export interface KithPeerInit<S extends ServiceMap = Record<string, unknown>> {
 
   /** WebRTC attempts per dial before it fails with `DialFailedError`. @default 4 */
   dialAttempts?: number
-  /** One WebRTC attempt; a stalled signaling exchange is retried after this. @default 4_000 */
-  dialAttemptTimeoutMs?: number
+  /**
+   * Shortest deadline of one WebRTC attempt. An attempt gets five times the usual successful dial time, at least
+   * this; a stalled negotiation is abandoned and retried after it, each retry with twice the deadline.
+   *
+   * @default 1_000
+   */
+  dialAttemptMinTimeoutMs?: number
+  /** Longest deadline of one WebRTC attempt. @default 8_000 */
+  dialAttemptMaxTimeoutMs?: number
   /** A whole dial, every attempt included. @default 20_000 */
   dialTimeoutMs?: number
 

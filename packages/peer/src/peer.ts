@@ -9,7 +9,8 @@ import { createLibp2p } from 'libp2p'
 import {
   DEFAULT_APP_ID,
   DEFAULT_DIAL_ATTEMPTS,
-  DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS,
+  DEFAULT_DIAL_ATTEMPT_MAX_TIMEOUT_MS,
+  DEFAULT_DIAL_ATTEMPT_MIN_TIMEOUT_MS,
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_INBOUND_CONNECTIONS_PER_SECOND,
   DEFAULT_LIVENESS_INTERVAL_MS,
@@ -42,7 +43,8 @@ function resolveInit(init: Omit<KithPeerInit, 'services'>): Required<
     | 'livenessIntervalMs'
     | 'livenessTimeoutMs'
     | 'dialAttempts'
-    | 'dialAttemptTimeoutMs'
+    | 'dialAttemptMinTimeoutMs'
+    | 'dialAttemptMaxTimeoutMs'
     | 'dialTimeoutMs'
     | 'relayRetryMinMs'
     | 'relayRetryMaxMs'
@@ -59,7 +61,8 @@ function resolveInit(init: Omit<KithPeerInit, 'services'>): Required<
     livenessIntervalMs: init.livenessIntervalMs ?? DEFAULT_LIVENESS_INTERVAL_MS,
     livenessTimeoutMs: init.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS,
     dialAttempts: init.dialAttempts ?? DEFAULT_DIAL_ATTEMPTS,
-    dialAttemptTimeoutMs: init.dialAttemptTimeoutMs ?? DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS,
+    dialAttemptMinTimeoutMs: init.dialAttemptMinTimeoutMs ?? DEFAULT_DIAL_ATTEMPT_MIN_TIMEOUT_MS,
+    dialAttemptMaxTimeoutMs: init.dialAttemptMaxTimeoutMs ?? DEFAULT_DIAL_ATTEMPT_MAX_TIMEOUT_MS,
     dialTimeoutMs: init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
     relayRetryMinMs: init.relayRetryMinMs ?? DEFAULT_RELAY_RETRY_MIN_MS,
     relayRetryMaxMs: init.relayRetryMaxMs ?? DEFAULT_RELAY_RETRY_MAX_MS,
@@ -77,7 +80,8 @@ function resolveInit(init: Omit<KithPeerInit, 'services'>): Required<
     'livenessIntervalMs',
     'livenessTimeoutMs',
     'dialAttempts',
-    'dialAttemptTimeoutMs',
+    'dialAttemptMinTimeoutMs',
+    'dialAttemptMaxTimeoutMs',
     'dialTimeoutMs',
     'relayRetryMinMs',
     'relayRetryMaxMs',
@@ -88,6 +92,9 @@ function resolveInit(init: Omit<KithPeerInit, 'services'>): Required<
     if (!Number.isInteger(value) || value <= 0) {
       throw new InvalidParametersError(`${key} must be a positive integer, got ${String(value)}`)
     }
+  }
+  if (resolved.dialAttemptMaxTimeoutMs < resolved.dialAttemptMinTimeoutMs) {
+    throw new InvalidParametersError('dialAttemptMaxTimeoutMs must not be smaller than dialAttemptMinTimeoutMs')
   }
   if (resolved.relayRetryMaxMs < resolved.relayRetryMinMs) {
     throw new InvalidParametersError('relayRetryMaxMs must not be smaller than relayRetryMinMs')
@@ -120,7 +127,11 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
     iceServers: config.iceServers,
     listen: init.listen,
     reserveTimeoutMs: config.relayReserveTimeoutMs,
-    dial: { attempts: config.dialAttempts, attemptTimeoutMs: config.dialAttemptTimeoutMs }
+    dial: {
+      attempts: config.dialAttempts,
+      attemptMinTimeoutMs: config.dialAttemptMinTimeoutMs,
+      attemptMaxTimeoutMs: config.dialAttemptMaxTimeoutMs
+    }
   })
 
   return createLibp2p({
@@ -136,6 +147,8 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
     connectionManager: {
       maxConnections: config.maxConnections,
       dialTimeout: config.dialTimeoutMs,
+      // libp2p caps each address at 6 s by default, which would cut the WebRTC retries short
+      addressDialTimeout: config.dialTimeoutMs,
       inboundConnectionThreshold: DEFAULT_INBOUND_CONNECTIONS_PER_SECOND
     },
     connectionMonitor: {

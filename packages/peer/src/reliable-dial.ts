@@ -6,34 +6,57 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface ReliableDialInit {
   attempts: number
-  attemptTimeoutMs: number
+  /** The shortest deadline an attempt gets. */
+  attemptMinTimeoutMs: number
+  /** The longest deadline an attempt gets. */
+  attemptMaxTimeoutMs: number
   log: Logger
 }
 
 type DialOptions = Parameters<Transport['dial']>[1]
 
+/** An attempt slower than this many times the usual successful dial is presumed stalled. */
+const STALL_FACTOR = 5
+/** Weight of the newest successful dial in the running average. */
+const AVERAGE_WEIGHT = 0.2
+
 /**
- * Wraps a transport so that a dial which loses the WebRTC signaling race is retried instead of failing.
+ * Wraps a transport so that a dial which stalls during WebRTC negotiation is abandoned and retried instead of
+ * hanging until the dial timeout.
  *
- * With plain js-libp2p, a fresh browser-to-browser dial through a relay sometimes never completes: the answering
- * side finishes signaling and closes the stream while the offering side still waits, so the attempt hangs until
- * the dial timeout (NOTES.md, js-libp2p#3406). Each attempt here gets its own short deadline; a lost one is
- * abandoned (its half-open RTCPeerConnection closed by the transport) and a new offer is made. The caller's own
- * signal still bounds the whole dial.
+ * With plain js-libp2p, about one fresh browser-to-browser dial in ten never completes: ICE and DTLS report
+ * `connected` and the answering side has already upgraded the connection, but the offering side's `init` data
+ * channel never fires `open`, so its dial waits out the whole timeout (NOTES.md, js-libp2p#3406). A retry with a
+ * new offer succeeds. Each attempt's deadline is a multiple of the usual successful dial time, bounded by
+ * `attemptMinTimeoutMs` and `attemptMaxTimeoutMs` and doubled on every retry, so a stall costs about a second on
+ * a LAN while slow links still get the time they need. The caller's own signal still bounds the whole dial.
  */
 export function withReliableDial(transport: Transport, init: ReliableDialInit): Transport {
+  let averageMs: number | undefined
+
+  const deadlineFor = (attempt: number): number => {
+    const usual = averageMs == null ? init.attemptMinTimeoutMs : averageMs * STALL_FACTOR
+    const base = Math.min(init.attemptMaxTimeoutMs, Math.max(init.attemptMinTimeoutMs, usual))
+    return Math.min(init.attemptMaxTimeoutMs, base * 2 ** (attempt - 1))
+  }
+
   const dial = async (ma: Multiaddr, options: DialOptions): Promise<Connection> => {
     let lastError: unknown
     for (let attempt = 1; attempt <= init.attempts; attempt++) {
       options.signal?.throwIfAborted()
-      const deadline = AbortSignal.timeout(init.attemptTimeoutMs)
+      const timeoutMs = deadlineFor(attempt)
+      const deadline = AbortSignal.timeout(timeoutMs)
       const signal = options.signal == null ? deadline : AbortSignal.any([options.signal, deadline])
+      const started = Date.now()
       try {
-        return await transport.dial(ma, { ...options, signal })
+        const connection = await transport.dial(ma, { ...options, signal })
+        const took = Date.now() - started
+        averageMs = averageMs == null ? took : averageMs * (1 - AVERAGE_WEIGHT) + took * AVERAGE_WEIGHT
+        return connection
       } catch (err: unknown) {
         lastError = err
         if (options.signal?.aborted === true) throw err
-        init.log('dial attempt %d/%d to %a failed - %e', attempt, init.attempts, ma, err)
+        init.log('dial attempt %d/%d to %a failed after %d ms (deadline %d ms) - %e', attempt, init.attempts, ma, Date.now() - started, timeoutMs, err)
       }
     }
     throw new DialFailedError(`could not dial ${ma.toString()} after ${init.attempts} attempts`, init.attempts, {

@@ -14,7 +14,7 @@ export interface TransportOptions {
   iceServers: RTCIceServer[]
   listen?: string[]
   reserveTimeoutMs: number
-  dial: { attempts: number, attemptTimeoutMs: number }
+  dial: { attempts: number; attemptMinTimeoutMs: number; attemptMaxTimeoutMs: number }
 }
 
 export interface TransportSetup {
