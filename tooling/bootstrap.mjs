@@ -16,10 +16,15 @@ const TOOLCHAIN = join(ROOT, '.toolchain')
 const NODE_MAJOR_REQUIRED = 22
 const NODE_PACKAGE_VERSION = '24'
 const PNPM_VERSION = '12.21.0'
-const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable']
+const CHROMIUM_CANDIDATES = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable'
+]
 
 const TASKS = {
-  start: { chromium: false, run: (env) => [['node', ['tooling/start.ts']]] },
+  start: { chromium: false, run: () => [['node', ['tooling/start.ts']]] },
   test: {
     chromium: true,
     run: () => [
@@ -30,7 +35,10 @@ const TASKS = {
       ['pnpm', ['exec', 'playwright', 'test', '-c', 'e2e/playwright.config.ts'], 'end-to-end tests']
     ]
   },
-  e2e: { chromium: true, run: () => [['pnpm', ['exec', 'playwright', 'test', '-c', 'e2e/playwright.config.ts']]] },
+  e2e: {
+    chromium: true,
+    run: () => [['pnpm', ['exec', 'playwright', 'test', '-c', 'e2e/playwright.config.ts']]]
+  },
   bench: { chromium: true, run: () => [['pnpm', ['--filter', '@kith/bench', 'run', 'bench']]] }
 }
 
@@ -44,9 +52,18 @@ function fail(line) {
 }
 
 function run(command, args, env, options = {}) {
-  const result = spawnSync(command, args, { cwd: ROOT, env, stdio: options.quiet ? 'pipe' : 'inherit', encoding: 'utf8' })
+  const result = spawnSync(command, args, {
+    cwd: ROOT,
+    env,
+    stdio: options.quiet ? 'pipe' : 'inherit',
+    encoding: 'utf8'
+  })
   if (result.error != null) return { ok: false, output: result.error.message, status: null }
-  return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}`, status: result.status }
+  return {
+    ok: result.status === 0,
+    output: `${result.stdout ?? ''}${result.stderr ?? ''}`,
+    status: result.status
+  }
 }
 
 function major(version) {
@@ -68,7 +85,17 @@ function npmInstall(specs) {
   const started = Date.now()
   const result = run(
     'npm',
-    ['install', '--prefix', TOOLCHAIN, '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel', 'error', ...specs],
+    [
+      'install',
+      '--prefix',
+      TOOLCHAIN,
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      '--loglevel',
+      'error',
+      ...specs
+    ],
     process.env,
     { quiet: true }
   )
@@ -87,7 +114,9 @@ function ensureNode() {
   }
   const bin = join(TOOLCHAIN, 'node_modules', name, 'bin')
   if (!existsSync(join(bin, 'node'))) {
-    say(`system Node is ${process.versions.node}; libp2p needs ${NODE_MAJOR_REQUIRED}+, installing ${name}@${NODE_PACKAGE_VERSION}`)
+    say(
+      `system Node is ${process.versions.node}; libp2p needs ${NODE_MAJOR_REQUIRED}+, installing ${name}@${NODE_PACKAGE_VERSION}`
+    )
     npmInstall([`${name}@${NODE_PACKAGE_VERSION}`])
   }
   return bin
@@ -153,7 +182,10 @@ function main() {
 
   let started = Date.now()
   const install = run('pnpm', ['install', '--frozen-lockfile', '--reporter', 'silent'], env)
-  if (!install.ok) fail('pnpm install --frozen-lockfile failed (see above); if you changed a package.json, run pnpm install and commit pnpm-lock.yaml')
+  if (!install.ok)
+    fail(
+      'pnpm install --frozen-lockfile failed (see above); if you changed a package.json, run pnpm install and commit pnpm-lock.yaml'
+    )
   say(`dependencies ready (${((Date.now() - started) / 1000).toFixed(1)} s)`)
 
   started = Date.now()
@@ -166,12 +198,14 @@ function main() {
     say(`browser: ${env.KITH_CHROMIUM}`)
   }
 
-  for (const [command, args, label] of task.run(env)) {
+  for (const [command, args, label] of task.run()) {
     started = Date.now()
     if (label != null) say(`${label}…`)
     const result = run(command, [...args, ...(label == null ? process.argv.slice(3) : [])], env)
     if (!result.ok) {
-      fail(`${label ?? taskName} failed${result.status != null ? ` (exit ${result.status})` : `: ${result.output}`}`)
+      fail(
+        `${label ?? taskName} failed${result.status != null ? ` (exit ${result.status})` : `: ${result.output}`}`
+      )
     }
     if (label != null) say(`${label}: passed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   }

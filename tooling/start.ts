@@ -17,13 +17,18 @@ if (!existsSync(join(DEMO_DIST, 'index.html'))) {
 const relay = await startRelay({
   // a stable key keeps the relay's address, and so every open page's reservation, across restarts
   keyFile: join(ROOT, '.kith', 'relay.key'),
-  listen: [`/ip4/127.0.0.1/tcp/${port('KITH_RELAY_TCP_PORT', 4001)}`, `/ip4/127.0.0.1/tcp/${port('KITH_RELAY_WS_PORT', 4003)}/ws`],
+  listen: [
+    `/ip4/127.0.0.1/tcp/${port('KITH_RELAY_TCP_PORT', 4001)}`,
+    `/ip4/127.0.0.1/tcp/${port('KITH_RELAY_WS_PORT', 4003)}/ws`
+  ],
   httpPort: port('KITH_RELAY_HTTP_PORT', 8080),
   allowPrivateAddresses: true,
   logLevel: (process.env.KITH_RELAY_LOG_LEVEL as 'info' | undefined) ?? 'warn'
 }).catch((err: unknown) => {
   process.stderr.write(`[kith] the relay could not start: ${(err as Error).message}\n`)
-  process.stderr.write('[kith] set KITH_RELAY_WS_PORT, KITH_RELAY_TCP_PORT or KITH_RELAY_HTTP_PORT to use other ports\n')
+  process.stderr.write(
+    '[kith] set KITH_RELAY_WS_PORT, KITH_RELAY_TCP_PORT or KITH_RELAY_HTTP_PORT to use other ports\n'
+  )
   process.exit(1)
 })
 
@@ -33,7 +38,9 @@ const demo = await serveStatic({
   config: { relays: relay.browserMultiaddrs, relayHttp: relay.httpUrl }
 }).catch(async (err: unknown) => {
   await relay.stop()
-  process.stderr.write(`[kith] the demo server could not start: ${(err as Error).message} (set KITH_DEMO_PORT)\n`)
+  process.stderr.write(
+    `[kith] the demo server could not start: ${(err as Error).message} (set KITH_DEMO_PORT)\n`
+  )
   process.exit(1)
 })
 

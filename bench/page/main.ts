@@ -68,7 +68,11 @@ async function dial(target: string): Promise<{ ok: boolean; ms: number; kind?: s
     return {
       ok: false,
       ms: performance.now() - started,
-      error: [`${(err as Error).name}: ${(err as Error).message}`, ...inner, ...(cause != null ? [`cause ${cause.name}: ${cause.message}`] : [])].join(' / ')
+      error: [
+        `${(err as Error).name}: ${(err as Error).message}`,
+        ...inner,
+        ...(cause != null ? [`cause ${cause.name}: ${cause.message}`] : [])
+      ].join(' / ')
     }
   }
 }
@@ -97,7 +101,8 @@ async function throughput(target: string, bytes: number): Promise<number> {
     if (!stream.send(chunk)) await stream.onDrain()
   }
   await stream.close()
-  const reply = new TextDecoder().decode((await replies.read({ signal: AbortSignal.timeout(60_000) })).subarray())
+  const answer = await replies.read({ signal: AbortSignal.timeout(60_000) })
+  const reply = answer == null ? '' : new TextDecoder().decode(answer.subarray())
   const ms = performance.now() - started
   if (Number(reply) < bytes) throw new RangeError(`sink received ${reply} of ${bytes} bytes`)
   return ms
@@ -108,7 +113,9 @@ async function rawOffer(): Promise<string> {
   const pc = new RTCPeerConnection({ iceServers: [] })
   const channel = pc.createDataChannel('bench')
   channel.binaryType = 'arraybuffer'
-  const ready = new Promise<RTCDataChannel>((resolve) => channel.addEventListener('open', () => resolve(channel)))
+  const ready = new Promise<RTCDataChannel>((resolve) =>
+    channel.addEventListener('open', () => resolve(channel))
+  )
   raw = { pc, channel, ready }
   await pc.setLocalDescription(await pc.createOffer())
   await gathered(pc)
@@ -160,7 +167,9 @@ async function gathered(pc: RTCPeerConnection): Promise<void> {
 
 function nextMessage(channel: RTCDataChannel): Promise<ArrayBuffer | string> {
   return new Promise((resolve) =>
-    channel.addEventListener('message', (msg: MessageEvent<ArrayBuffer | string>) => resolve(msg.data), { once: true })
+    channel.addEventListener('message', (msg: MessageEvent<ArrayBuffer | string>) => resolve(msg.data), {
+      once: true
+    })
   )
 }
 
@@ -198,6 +207,17 @@ async function rawThroughput(bytes: number): Promise<number> {
 }
 
 Object.assign(window, {
-  bench: { start, hangUp, waitGone, dial, echo, throughput, rawOffer, rawAnswer, rawAccept, rawEcho, rawThroughput }
+  bench: {
+    start,
+    hangUp,
+    waitGone,
+    dial,
+    echo,
+    throughput,
+    rawOffer,
+    rawAnswer,
+    rawAccept,
+    rawEcho,
+    rawThroughput
+  }
 })
-

@@ -35,11 +35,16 @@ interface Bench {
   rawThroughput(bytes: number): Promise<number>
 }
 
-type Call = <R>(fn: (bench: Bench) => Promise<R>) => Promise<R>
+type Call = <M extends keyof Bench>(method: M, ...args: Parameters<Bench[M]>) => ReturnType<Bench[M]>
 
+/** Calls `window.bench[method](...args)` in `page`. */
 function caller(page: Page): Call {
-  return async (fn) =>
-    page.evaluate(`(${fn.toString()})(window.bench)`) as ReturnType<typeof fn>
+  return ((method: keyof Bench, ...args: unknown[]) =>
+    page.evaluate(
+      ([m, a]) =>
+        (window as unknown as { bench: Record<string, (...x: unknown[]) => unknown> }).bench[m]?.(...a),
+      [method, args] as const
+    )) as Call
 }
 
 function progress(line: string): void {
@@ -60,13 +65,13 @@ async function main(): Promise<void> {
       if (debug != null) page.on('console', (msg) => logs[i]?.push(`${Date.now()} ${msg.text()}`))
     })
     // libp2p's logger reads localStorage.debug when it loads
-    if (debug != null) for (const page of pages) await page.addInitScript(`localStorage.setItem('debug', ${JSON.stringify(debug)})`)
+    if (debug != null)
+      for (const page of pages)
+        await page.addInitScript(`localStorage.setItem('debug', ${JSON.stringify(debug)})`)
     for (const page of pages) await page.goto(server.url)
     const relays = relay.multiaddrs
-    const idA = await a(new Function('bench', `return bench.start(${JSON.stringify(relays)})`) as (b: Bench) => Promise<string>)
-    const idB = await b(new Function('bench', `return bench.start(${JSON.stringify(relays)})`) as (b: Bench) => Promise<string>)
-    const withArgs = <R>(body: string): ((bench: Bench) => Promise<R>) =>
-      new Function('bench', `return ${body}`) as (bench: Bench) => Promise<R>
+    const idA = await a('start', relays)
+    const idB = await b('start', relays)
 
     // connect
     const dials: { ok: boolean; ms: number; kind?: string; error?: string }[] = []
@@ -74,10 +79,11 @@ async function main(): Promise<void> {
       const mark = `${Date.now()} ===== dial ${i}`
       logs[0]?.push(mark)
       logs[1]?.push(mark)
-      await a(withArgs(`bench.hangUp(${JSON.stringify(idB)})`))
-      if (process.env.BENCH_WAIT_GONE != null) await b(withArgs(`bench.waitGone(${JSON.stringify(idA)}, 15000)`))
-      dials.push(await a(withArgs(`bench.dial(${JSON.stringify(idB)})`)))
-      if (debug != null) logs.forEach((l) => l.push(`${Date.now()} ===== result ${JSON.stringify(dials.at(-1))}`))
+      await a('hangUp', idB)
+      if (process.env.BENCH_WAIT_GONE != null) await b('waitGone', idA, 15000)
+      dials.push(await a('dial', idB))
+      if (debug != null)
+        logs.forEach((l) => l.push(`${Date.now()} ===== result ${JSON.stringify(dials.at(-1))}`))
       progress(`connect: ${i + 1}/${DIALS} dials, ${dials.filter((d) => !d.ok).length} failed`)
     }
     process.stderr.write('\n')
@@ -89,25 +95,25 @@ async function main(): Promise<void> {
     if (kinds.length > 0) process.stderr.write(`not direct: ${kinds.join(', ')}\n`)
 
     // raw RTCDataChannel between the same two pages
-    const offer = await a(withArgs<string>('bench.rawOffer()'))
-    const answer = await b(withArgs<string>(`bench.rawAnswer(${JSON.stringify(offer)})`))
-    await a(withArgs(`bench.rawAccept(${JSON.stringify(answer)})`))
+    const offer = await a('rawOffer')
+    const answer = await b('rawAnswer', offer)
+    await a('rawAccept', answer)
 
     progress('echo…')
-    const echoKith = summarize(await a(withArgs<number[]>(`bench.echo(${JSON.stringify(idB)}, ${ECHOES})`)))
-    const echoRaw = summarize(await a(withArgs<number[]>(`bench.rawEcho(${ECHOES})`)))
+    const echoKith = summarize(await a('echo', idB, ECHOES))
+    const echoRaw = summarize(await a('rawEcho', ECHOES))
 
     const bytes = MIB * 1024 * 1024
     // one warm-up each: the first bulk transfer on a connection is several times slower (NOTES.md)
     progress('throughput (warm-up)…')
-    await a(withArgs(`bench.throughput(${JSON.stringify(idB)}, ${4 * 1024 * 1024})`))
-    await a(withArgs(`bench.rawThroughput(${4 * 1024 * 1024})`))
+    await a('throughput', idB, 4 * 1024 * 1024)
+    await a('rawThroughput', 4 * 1024 * 1024)
     const kithMs: number[] = []
     const rawMs: number[] = []
     for (let round = 0; round < 3; round++) {
       progress(`throughput: round ${round + 1}/3…`)
-      kithMs.push(await a(withArgs<number>(`bench.throughput(${JSON.stringify(idB)}, ${bytes})`)))
-      rawMs.push(await a(withArgs<number>(`bench.rawThroughput(${bytes})`)))
+      kithMs.push(await a('throughput', idB, bytes))
+      rawMs.push(await a('rawThroughput', bytes))
     }
     process.stderr.write('\n')
     const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000)

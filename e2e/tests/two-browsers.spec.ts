@@ -34,10 +34,9 @@ test.describe('two browsers through a relay', () => {
     // and the relayed circuit that carried the signaling is closed once the direct link is up
     await expect.poll(async () => (await alice.connectionsTo(bob)).some((c) => c.limited)).toBe(false)
     await alice.page.getByTestId('nav-network').click()
-    await expect(alice.page.locator(`[data-testid="connection-row"][data-peer="${bob.peerId}"]`)).toHaveAttribute(
-      'data-kind',
-      'webrtc'
-    )
+    await expect(
+      alice.page.locator(`[data-testid="connection-row"][data-peer="${bob.peerId}"]`)
+    ).toHaveAttribute('data-kind', 'webrtc')
 
     // the relay dies without a word; the two keep talking over the same connection
     await stack.relay.kill('SIGKILL')

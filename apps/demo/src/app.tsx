@@ -5,7 +5,8 @@ import { ChatView } from './views/chat.tsx'
 import { NetworkView } from './views/network.tsx'
 import type { NodeView } from './node.ts'
 
-type Phase = { name: 'loading'; step: string } | { name: 'ready'; node: DemoNode } | { name: 'failed'; error: string }
+type Phase =
+  { name: 'loading'; step: string } | { name: 'ready'; node: DemoNode } | { name: 'failed'; error: string }
 
 const VIEWS = [
   { id: 'network', label: 'Network', hint: 'peer, relays, connections' },
@@ -36,7 +37,10 @@ export function App() {
     ;(async () => {
       const config = await loadConfig()
       if (stopped) return
-      setPhase({ name: 'loading', step: `Starting the peer and reserving a slot on ${config.relays.length} relay(s)…` })
+      setPhase({
+        name: 'loading',
+        step: `Starting the peer and reserving a slot on ${config.relays.length} relay(s)…`
+      })
       started = await DemoNode.start(config)
       if (stopped) return void started.stop()
       ;(window as unknown as { kith?: DemoNode }).kith = started
@@ -105,7 +109,9 @@ export function App() {
           </div>
         )}
         {node != null && view != null && viewId === 'network' && <NetworkView view={view} />}
-        {node != null && view != null && viewId === 'chat' && <ChatView node={node} view={view} current={chatPeer} setCurrent={setChatPeer} />}
+        {node != null && view != null && viewId === 'chat' && (
+          <ChatView node={node} view={view} current={chatPeer} setCurrent={setChatPeer} />
+        )}
       </main>
     </div>
   )

@@ -127,9 +127,13 @@ export class Chat {
       }
       const signal = AbortSignal.timeout(CHAT_TIMEOUT_MS)
       const stream = await this.peer.dialProtocol(peerIdFromString(peer), CHAT_PROTOCOL, { signal })
-      const connection = this.peer.getConnections(peerIdFromString(peer)).find((c) => c.streams.includes(stream))
+      const connection = this.peer
+        .getConnections(peerIdFromString(peer))
+        .find((c) => c.streams.includes(stream))
       const lp = lpStream(stream, { maxDataLength: MAX_CHAT_MESSAGE_BYTES })
-      await lp.write(new TextEncoder().encode(JSON.stringify({ id: message.id, text, at: message.at })), { signal })
+      await lp.write(new TextEncoder().encode(JSON.stringify({ id: message.id, text, at: message.at })), {
+        signal
+      })
       const ack = await lp.read({ signal })
       if (new TextDecoder().decode(ack.subarray()) !== 'ok') throw new ChatError('peer did not acknowledge')
       await stream.close({ signal })

@@ -49,7 +49,8 @@ export async function loadConfig(location: Location = window.location): Promise<
       `No relay configured: open the page with ?relay=<relay http url or multiaddr>, or serve /config.json (${(err as Error).message})`
     )
   }
-  if (typeof body.relayHttp === 'string' && stringList(body.relays).length === 0) return relaysFrom(body.relayHttp)
+  if (typeof body.relayHttp === 'string' && stringList(body.relays).length === 0)
+    return relaysFrom(body.relayHttp)
   return {
     relays: stringList(body.relays),
     relayHttp: typeof body.relayHttp === 'string' ? body.relayHttp : undefined

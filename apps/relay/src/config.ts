@@ -48,18 +48,90 @@ interface Option {
 }
 
 const OPTIONS: Option[] = [
-  { flag: 'listen', env: 'KITH_RELAY_LISTEN', kind: 'list', key: 'listen', help: 'multiaddr to listen on (repeat; WebSockets for browsers, TCP for Node peers)' },
-  { flag: 'announce', env: 'KITH_RELAY_ANNOUNCE', kind: 'list', key: 'announce', help: 'multiaddr to announce instead, e.g. /dns4/relay.example/tcp/443/wss (repeat)' },
-  { flag: 'key-file', env: 'KITH_RELAY_KEY_FILE', kind: 'string', key: 'keyFile', help: 'private key file, created with mode 0600 on first start' },
-  { flag: 'bootstrap', env: 'KITH_RELAY_BOOTSTRAP', kind: 'list', key: 'bootstrap', help: 'another relay to join, ending in /p2p/<peer id> (repeat)' },
-  { flag: 'max-connections', env: 'KITH_RELAY_MAX_CONNECTIONS', kind: 'int', key: 'maxConnections', help: 'connections held at most' },
-  { flag: 'max-reservations', env: 'KITH_RELAY_MAX_RESERVATIONS', kind: 'int', key: 'maxReservations', help: 'relay reservations held at most' },
-  { flag: 'relay-duration-ms', env: 'KITH_RELAY_DURATION_MS', kind: 'int', key: 'relayDurationMs', help: 'lifetime of one relayed signaling connection' },
-  { flag: 'relay-bytes', env: 'KITH_RELAY_BYTES', kind: 'int', key: 'relayBytes', help: 'bytes one relayed signaling connection may carry each way' },
-  { flag: 'http-host', env: 'KITH_RELAY_HTTP_HOST', kind: 'string', key: 'httpHost', help: 'interface for /health, /metrics and /bootstrap' },
-  { flag: 'http-port', env: 'KITH_RELAY_HTTP_PORT', kind: 'int', key: 'httpPort', help: 'port for /health, /metrics and /bootstrap (0: any free port)' },
-  { flag: 'allow-private-addresses', env: 'KITH_RELAY_ALLOW_PRIVATE_ADDRESSES', kind: 'bool', key: 'allowPrivateAddresses', help: 'keep private and loopback addresses in DHT answers (LAN or local use)' },
-  { flag: 'log-level', env: 'KITH_RELAY_LOG_LEVEL', kind: 'string', key: 'logLevel', help: 'fatal, error, warn, info, debug, trace or silent' }
+  {
+    flag: 'listen',
+    env: 'KITH_RELAY_LISTEN',
+    kind: 'list',
+    key: 'listen',
+    help: 'multiaddr to listen on (repeat; WebSockets for browsers, TCP for Node peers)'
+  },
+  {
+    flag: 'announce',
+    env: 'KITH_RELAY_ANNOUNCE',
+    kind: 'list',
+    key: 'announce',
+    help: 'multiaddr to announce instead, e.g. /dns4/relay.example/tcp/443/wss (repeat)'
+  },
+  {
+    flag: 'key-file',
+    env: 'KITH_RELAY_KEY_FILE',
+    kind: 'string',
+    key: 'keyFile',
+    help: 'private key file, created with mode 0600 on first start'
+  },
+  {
+    flag: 'bootstrap',
+    env: 'KITH_RELAY_BOOTSTRAP',
+    kind: 'list',
+    key: 'bootstrap',
+    help: 'another relay to join, ending in /p2p/<peer id> (repeat)'
+  },
+  {
+    flag: 'max-connections',
+    env: 'KITH_RELAY_MAX_CONNECTIONS',
+    kind: 'int',
+    key: 'maxConnections',
+    help: 'connections held at most'
+  },
+  {
+    flag: 'max-reservations',
+    env: 'KITH_RELAY_MAX_RESERVATIONS',
+    kind: 'int',
+    key: 'maxReservations',
+    help: 'relay reservations held at most'
+  },
+  {
+    flag: 'relay-duration-ms',
+    env: 'KITH_RELAY_DURATION_MS',
+    kind: 'int',
+    key: 'relayDurationMs',
+    help: 'lifetime of one relayed signaling connection'
+  },
+  {
+    flag: 'relay-bytes',
+    env: 'KITH_RELAY_BYTES',
+    kind: 'int',
+    key: 'relayBytes',
+    help: 'bytes one relayed signaling connection may carry each way'
+  },
+  {
+    flag: 'http-host',
+    env: 'KITH_RELAY_HTTP_HOST',
+    kind: 'string',
+    key: 'httpHost',
+    help: 'interface for /health, /metrics and /bootstrap'
+  },
+  {
+    flag: 'http-port',
+    env: 'KITH_RELAY_HTTP_PORT',
+    kind: 'int',
+    key: 'httpPort',
+    help: 'port for /health, /metrics and /bootstrap (0: any free port)'
+  },
+  {
+    flag: 'allow-private-addresses',
+    env: 'KITH_RELAY_ALLOW_PRIVATE_ADDRESSES',
+    kind: 'bool',
+    key: 'allowPrivateAddresses',
+    help: 'keep private and loopback addresses in DHT answers (LAN or local use)'
+  },
+  {
+    flag: 'log-level',
+    env: 'KITH_RELAY_LOG_LEVEL',
+    kind: 'string',
+    key: 'logLevel',
+    help: 'fatal, error, warn, info, debug, trace or silent'
+  }
 ]
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -76,12 +148,17 @@ export function usage(): string {
   for (const option of OPTIONS) {
     const value = DEFAULT_CONFIG[option.key]
     const shown = Array.isArray(value) ? value.join(' ') : String(value)
-    const name = option.kind === 'bool' ? `--${option.flag}` : `--${option.flag} <${option.kind === 'int' ? 'n' : 'value'}>`
+    const name =
+      option.kind === 'bool'
+        ? `--${option.flag}`
+        : `--${option.flag} <${option.kind === 'int' ? 'n' : 'value'}>`
     lines.push(`  ${name.padEnd(30)} ${option.help}`)
     lines.push(`  ${''.padEnd(30)} env ${option.env}${shown === '' ? '' : `, default ${shown}`}`)
   }
   lines.push('  --help                         show this text', '')
-  lines.push('Lists from the environment are comma-separated. Example, public on port 443 behind a TLS proxy:')
+  lines.push(
+    'Lists from the environment are comma-separated. Example, public on port 443 behind a TLS proxy:'
+  )
   lines.push('  kith-relay --listen /ip4/0.0.0.0/tcp/4003/ws --announce /dns4/relay.example.org/tcp/443/wss')
   return lines.join('\n')
 }
@@ -97,9 +174,12 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       options: {
         help: { type: 'boolean' },
         ...Object.fromEntries(
-          OPTIONS.map((o) => [o.flag, { type: o.kind === 'bool' ? 'boolean' : 'string', multiple: o.kind === 'list' }])
+          OPTIONS.map((o) => [
+            o.flag,
+            { type: o.kind === 'bool' ? 'boolean' : 'string', multiple: o.kind === 'list' }
+          ])
         )
-      } as Parameters<typeof parseArgs>[0] extends infer T ? T extends { options?: infer O } ? O : never : never
+      }
     })
   } catch (err: unknown) {
     throw new ConfigError((err as Error).message.split('\n')[0] ?? 'bad arguments')
@@ -167,6 +247,8 @@ function validate(config: RelayConfig): void {
   if (config.httpPort > 65_535) throw new ConfigError('--http-port must be at most 65535')
   if (config.keyFile === '') throw new ConfigError('--key-file must not be empty')
   if (!LOG_LEVELS.has(config.logLevel)) {
-    throw new ConfigError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got "${config.logLevel}"`)
+    throw new ConfigError(
+      `--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got "${config.logLevel}"`
+    )
   }
 }

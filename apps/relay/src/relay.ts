@@ -69,13 +69,16 @@ export async function startRelay(init: RelayInit = {}): Promise<Relay> {
   if (privateKey == null) {
     const loaded = await loadOrCreateKey(config.keyFile)
     privateKey = loaded.privateKey
-    log.info({ keyFile: config.keyFile, created: loaded.created }, loaded.created ? 'created key file' : 'loaded key file')
+    log.info(
+      { keyFile: config.keyFile, created: loaded.created },
+      loaded.created ? 'created key file' : 'loaded key file'
+    )
   }
 
   const registry = new Registry()
   let node: Libp2p<RelayServices>
   try {
-    node = (await createLibp2p({
+    node = await createLibp2p({
       privateKey,
       addresses: { listen: config.listen, announce: config.announce },
       transports: [tcp(), webSockets()],
@@ -107,7 +110,7 @@ export async function startRelay(init: RelayInit = {}): Promise<Relay> {
           }
         })
       }
-    })) as unknown as Libp2p<RelayServices>
+    })
   } catch (err: unknown) {
     throw wrapListenError(err, config.listen)
   }
@@ -124,8 +127,22 @@ export async function startRelay(init: RelayInit = {}): Promise<Relay> {
   const browserMultiaddrs = (): string[] =>
     multiaddrs().filter((ma) => ma.includes('/ws/') || ma.includes('/wss/') || ma.includes('/tls/'))
 
-  new Gauge({ name: 'kith_relay_connections', help: 'Open connections', registers: [registry], collect() { this.set(node.getConnections().length) } })
-  new Gauge({ name: 'kith_relay_reservations', help: 'Relay reservations held', registers: [registry], collect() { this.set(node.services.relay.reservations.size) } })
+  new Gauge({
+    name: 'kith_relay_connections',
+    help: 'Open connections',
+    registers: [registry],
+    collect() {
+      this.set(node.getConnections().length)
+    }
+  })
+  new Gauge({
+    name: 'kith_relay_reservations',
+    help: 'Relay reservations held',
+    registers: [registry],
+    collect() {
+      this.set(node.services.relay.reservations.size)
+    }
+  })
 
   let http: Awaited<ReturnType<typeof startHttp>>
   try {
@@ -144,7 +161,9 @@ export async function startRelay(init: RelayInit = {}): Promise<Relay> {
   }
 
   node.addEventListener('peer:connect', (evt) => log.debug({ peer: evt.detail.toString() }, 'peer connected'))
-  node.addEventListener('peer:disconnect', (evt) => log.debug({ peer: evt.detail.toString() }, 'peer disconnected'))
+  node.addEventListener('peer:disconnect', (evt) =>
+    log.debug({ peer: evt.detail.toString() }, 'peer disconnected')
+  )
   node.services.relay.addEventListener('relay:reservation', (evt) =>
     log.debug({ peer: evt.detail.addr.toString() }, 'reservation made')
   )
@@ -185,16 +204,28 @@ async function joinBootstrap(node: Libp2p, addr: string, signal: AbortSignal, lo
   const ma = multiaddr(addr)
   for (let delay = 500; !signal.aborted; delay = Math.min(delay * 2, 30_000)) {
     try {
-      const connection = await node.dial(ma, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+      const connection = await node.dial(ma, {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)])
+      })
       await node.peerStore.merge(connection.remotePeer, { tags: { [KEEP_ALIVE]: { value: 1 } } })
       log.info({ bootstrap: addr }, 'joined bootstrap relay')
       return
     } catch (err: unknown) {
       if (signal.aborted) return
-      log.warn({ bootstrap: addr, err: (err as Error).message, retryInMs: delay }, 'bootstrap relay unreachable')
+      log.warn(
+        { bootstrap: addr, err: (err as Error).message, retryInMs: delay },
+        'bootstrap relay unreachable'
+      )
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay)
-        signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer)
+            resolve()
+          },
+          { once: true }
+        )
       })
     }
   }

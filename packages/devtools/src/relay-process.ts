@@ -49,27 +49,34 @@ export async function startRelayProcess(init: RelayProcessInit): Promise<RelayPr
     stderr += chunk.toString()
   })
 
-  const started = await new Promise<{ peerId: string; multiaddrs: string[]; http: string }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`kith-relay did not start within ${init.startTimeoutMs ?? 15_000} ms: ${stderr}`))
-    }, init.startTimeoutMs ?? 15_000)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`kith-relay exited with ${String(code)}: ${stderr.trim()}`))
-    })
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; peerId?: string; multiaddrs?: string[]; http?: string }
-        if (entry.msg === 'relay started' && entry.peerId != null && entry.http != null) {
-          clearTimeout(timer)
-          resolve({ peerId: entry.peerId, multiaddrs: entry.multiaddrs ?? [], http: entry.http })
+  const started = await new Promise<{ peerId: string; multiaddrs: string[]; http: string }>(
+    (resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        reject(new Error(`kith-relay did not start within ${init.startTimeoutMs ?? 15_000} ms: ${stderr}`))
+      }, init.startTimeoutMs ?? 15_000)
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`kith-relay exited with ${String(code)}: ${stderr.trim()}`))
+      })
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        try {
+          const entry = JSON.parse(line) as {
+            msg?: string
+            peerId?: string
+            multiaddrs?: string[]
+            http?: string
+          }
+          if (entry.msg === 'relay started' && entry.peerId != null && entry.http != null) {
+            clearTimeout(timer)
+            resolve({ peerId: entry.peerId, multiaddrs: entry.multiaddrs ?? [], http: entry.http })
+          }
+        } catch {
+          // not a log line of ours
         }
-      } catch {
-        // not a log line of ours
-      }
-    })
-  })
+      })
+    }
+  )
   const wsPort = Number(/\/tcp\/(\d+)\/ws/.exec(started.multiaddrs[0] ?? '')?.[1] ?? 0)
   return {
     peerId: started.peerId,

@@ -54,7 +54,9 @@ export async function serveStatic(init: ServeStaticInit): Promise<StaticServer> 
     const send = (target: string): void => {
       res.writeHead(200, {
         'content-type': TYPES[extname(target)] ?? 'application/octet-stream',
-        'cache-control': target.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache'
+        'cache-control': target.includes(`${sep}assets${sep}`)
+          ? 'public, max-age=31536000, immutable'
+          : 'no-cache'
       })
       if (req.method === 'HEAD') res.end()
       else createReadStream(target).pipe(res)

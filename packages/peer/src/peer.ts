@@ -32,7 +32,9 @@ import type { PrivateKey, ServiceMap } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
 /** Resolves every default once and checks every field once. */
-function resolveInit(init: Omit<KithPeerInit, 'services'>): Required<
+function resolveInit(
+  init: Omit<KithPeerInit, 'services'>
+): Required<
   Pick<
     KithPeerInit,
     | 'appId'
@@ -94,7 +96,9 @@ function resolveInit(init: Omit<KithPeerInit, 'services'>): Required<
     }
   }
   if (resolved.dialAttemptMaxTimeoutMs < resolved.dialAttemptMinTimeoutMs) {
-    throw new InvalidParametersError('dialAttemptMaxTimeoutMs must not be smaller than dialAttemptMinTimeoutMs')
+    throw new InvalidParametersError(
+      'dialAttemptMaxTimeoutMs must not be smaller than dialAttemptMinTimeoutMs'
+    )
   }
   if (resolved.relayRetryMaxMs < resolved.relayRetryMinMs) {
     throw new InvalidParametersError('relayRetryMaxMs must not be smaller than relayRetryMinMs')

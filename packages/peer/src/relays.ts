@@ -138,12 +138,14 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
 
   get [peerRoutingSymbol](): PeerRouting {
     return {
-      findPeer: async (peerId: PeerId): Promise<PeerInfo> => {
+      findPeer: (peerId: PeerId): Promise<PeerInfo> => {
         const multiaddrs = this.addressesFor(peerId)
-        if (multiaddrs.length === 0) throw new NotFoundError('no relay reservation to reach the peer through')
-        return { id: peerId, multiaddrs }
+        if (multiaddrs.length === 0) {
+          return Promise.reject(new NotFoundError('no relay reservation to reach the peer through'))
+        }
+        return Promise.resolve({ id: peerId, multiaddrs })
       },
-      // eslint-disable-next-line require-yield
+      // the relays know nothing of keys or distances: closest-peer queries are the DHT's
       getClosestPeers: async function* () {}
     }
   }
@@ -195,7 +197,12 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
       for (const connection of this.components.connectionManager.getConnections(direct.remotePeer)) {
         // only circuits older than the direct link: a newer one may be signaling a fresh connection
         const signaledIt = connection.timeline.open <= direct.timeline.open
-        if (connection.limits != null && signaledIt && connection.streams.length === 0 && direct.status === 'open') {
+        if (
+          connection.limits != null &&
+          signaledIt &&
+          connection.streams.length === 0 &&
+          direct.status === 'open'
+        ) {
           this.log('closing relayed circuit to %p, a direct connection is open', direct.remotePeer)
           connection.close().catch((err: unknown) => {
             connection.abort(err as Error)
@@ -215,7 +222,12 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
   private async maintain(relay: Relay, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       if (this.hasReservation(relay)) {
-        this.update(relay, { state: RelayState.Reserved, failures: 0, lastError: undefined, nextAttemptAt: undefined })
+        this.update(relay, {
+          state: RelayState.Reserved,
+          failures: 0,
+          lastError: undefined,
+          nextAttemptAt: undefined
+        })
         await this.sleep(relay, signal, Infinity, () => !this.hasReservation(relay))
         continue
       }
@@ -306,6 +318,8 @@ export function relayPeerIds(relays: string[]): string[] {
   return relays.map((str) => relayFromString(str).peerId)
 }
 
-export function relayManager(init: RelayManagerInit = {}): (components: RelayManagerComponents) => RelayManager {
+export function relayManager(
+  init: RelayManagerInit = {}
+): (components: RelayManagerComponents) => RelayManager {
   return (components) => new DefaultRelayManager(components, init)
 }

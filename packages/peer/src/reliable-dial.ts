@@ -56,12 +56,24 @@ export function withReliableDial(transport: Transport, init: ReliableDialInit): 
       } catch (err: unknown) {
         lastError = err
         if (options.signal?.aborted === true) throw err
-        init.log('dial attempt %d/%d to %a failed after %d ms (deadline %d ms) - %e', attempt, init.attempts, ma, Date.now() - started, timeoutMs, err)
+        init.log(
+          'dial attempt %d/%d to %a failed after %d ms (deadline %d ms) - %e',
+          attempt,
+          init.attempts,
+          ma,
+          Date.now() - started,
+          timeoutMs,
+          err
+        )
       }
     }
-    throw new DialFailedError(`could not dial ${ma.toString()} after ${init.attempts} attempts`, init.attempts, {
-      cause: lastError
-    })
+    throw new DialFailedError(
+      `could not dial ${ma.toString()} after ${init.attempts} attempts`,
+      init.attempts,
+      {
+        cause: lastError
+      }
+    )
   }
 
   return new Proxy(transport, {

@@ -33,7 +33,10 @@ export function createTransports(options: TransportOptions): TransportSetup {
     runtime: 'browser',
     transports: [
       webSockets(),
-      reliableWebRTC({ rtcConfiguration: { iceServers: options.iceServers }, dataChannel: DATA_CHANNEL }, options.dial),
+      reliableWebRTC(
+        { rtcConfiguration: { iceServers: options.iceServers }, dataChannel: DATA_CHANNEL },
+        options.dial
+      ),
       circuitRelayTransport({ reservationCompletionTimeout: options.reserveTimeoutMs })
     ],
     listen: options.listen ?? ['/webrtc']

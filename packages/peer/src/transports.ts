@@ -14,7 +14,10 @@ export function createTransports(options: TransportOptions): TransportSetup {
     transports: [
       tcp(),
       webSockets(),
-      reliableWebRTC({ rtcConfiguration: { iceServers: options.iceServers }, dataChannel: DATA_CHANNEL }, options.dial),
+      reliableWebRTC(
+        { rtcConfiguration: { iceServers: options.iceServers }, dataChannel: DATA_CHANNEL },
+        options.dial
+      ),
       circuitRelayTransport({ reservationCompletionTimeout: options.reserveTimeoutMs })
     ],
     listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws', '/webrtc']

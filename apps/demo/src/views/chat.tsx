@@ -84,7 +84,11 @@ export function ChatView({ node, view, current, setCurrent }: ChatViewProps) {
               {peerError}
             </p>
           )}
-          <button type="submit" data-testid="open-chat" disabled={draftPeer.trim() === '' || peerError != null}>
+          <button
+            type="submit"
+            data-testid="open-chat"
+            disabled={draftPeer.trim() === '' || peerError != null}
+          >
             Start chat
           </button>
         </form>
@@ -100,7 +104,9 @@ export function ChatView({ node, view, current, setCurrent }: ChatViewProps) {
               >
                 <code>{short(p)}</code>
                 <span class="nav-hint">
-                  {view.connections.some((c) => c.peer === p && c.kind === 'webrtc') ? 'connected directly' : 'not connected'}
+                  {view.connections.some((c) => c.peer === p && c.kind === 'webrtc')
+                    ? 'connected directly'
+                    : 'not connected'}
                 </span>
               </button>
             </li>
@@ -111,14 +117,19 @@ export function ChatView({ node, view, current, setCurrent }: ChatViewProps) {
         {current == null ? (
           <div class="center muted">
             <p>Paste the peer id shown on another window’s Network page to start a conversation.</p>
-            <p>Messages travel over a direct WebRTC connection; the relay only helps the two of you find each other.</p>
+            <p>
+              Messages travel over a direct WebRTC connection; the relay only helps the two of you find each
+              other.
+            </p>
           </div>
         ) : (
           <>
             <header class="thread-head">
               <code title={current}>{short(current)}</code>
               <span class={`pill ${link != null ? 'good' : 'neutral'}`} data-testid="link-state">
-                {link != null ? `WebRTC direct${link.rttMs != null ? ` · ${link.rttMs} ms` : ''}` : 'connects on first message'}
+                {link != null
+                  ? `WebRTC direct${link.rttMs != null ? ` · ${link.rttMs} ms` : ''}`
+                  : 'connects on first message'}
               </span>
             </header>
             <ol class="messages" ref={listRef} data-testid="messages">

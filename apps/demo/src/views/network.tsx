@@ -39,8 +39,8 @@ export function NetworkView({ view }: { view: NodeView }) {
       <section class="card">
         <h2>This peer</h2>
         <p class="muted">
-          Its id is the hash of its public key: nobody can claim it without the private key, which never leaves this
-          browser.
+          Its id is the hash of its public key: nobody can claim it without the private key, which never
+          leaves this browser.
         </p>
         <div class="row">
           <code class="peer-id" data-testid="peer-id">
@@ -54,7 +54,8 @@ export function NetworkView({ view }: { view: NodeView }) {
         <h2>Relays</h2>
         <p class="muted">
           A relay only introduces peers: it carries the few kilobytes of WebRTC signaling, then the peers talk
-          directly. When it goes away, existing connections stay up and this page keeps trying to reach it again.
+          directly. When it goes away, existing connections stay up and this page keeps trying to reach it
+          again.
         </p>
         <table data-testid="relays">
           <thead>
@@ -71,7 +72,9 @@ export function NetworkView({ view }: { view: NodeView }) {
                   <code>{short(relay.peerId)}</code>
                 </td>
                 <td>
-                  <span class={`pill ${relay.state === 'reserved' ? 'good' : relay.state === 'waiting' ? 'bad' : 'wait'}`}>
+                  <span
+                    class={`pill ${relay.state === 'reserved' ? 'good' : relay.state === 'waiting' ? 'bad' : 'wait'}`}
+                  >
                     {relay.state === 'reserved'
                       ? 'Reserved'
                       : relay.state === 'waiting'
@@ -128,7 +131,9 @@ export function NetworkView({ view }: { view: NodeView }) {
           </table>
         )}
         {peers.length === 0 && view.connections.length > 0 && (
-          <p class="muted">Open this page in another window and chat with it to see a direct WebRTC connection.</p>
+          <p class="muted">
+            Open this page in another window and chat with it to see a direct WebRTC connection.
+          </p>
         )}
       </section>
     </div>
