@@ -1,0 +1,62 @@
+import { ConnectionKind, connectionKind } from '@kith/peer'
+import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest'
+import { echo, RelayFixture, reserved, startPeer, until } from './fixtures/nodes.ts'
+import type { KithPeer } from '@kith/peer'
+
+describe('connections between Node peers', () => {
+  let relay: RelayFixture
+  const peers: KithPeer[] = []
+
+  beforeAll(async () => {
+    relay = await RelayFixture.start()
+  })
+
+  afterAll(async () => {
+    await relay.stop()
+  })
+
+  afterEach(async () => {
+    await Promise.all(peers.splice(0).map(async (p) => p.stop()))
+  })
+
+  it('should connect over TCP and carry an application protocol', async () => {
+    const a = await startPeer()
+    const b = await startPeer()
+    peers.push(a, b)
+    const tcp = b.getMultiaddrs().find((ma) => ma.toString().includes('/tcp/') && !ma.toString().includes('/ws'))
+    expect(tcp).toBeDefined()
+    const connection = await a.dial(tcp!)
+    expect(connectionKind(connection)).toBe(ConnectionKind.TCP)
+    expect(connection.limits).toBeUndefined()
+    expect(await echo(a, b.peerId, 'over tcp')).toBe('over tcp')
+  })
+
+  it('should reach a peer by its id alone through the relay, over a direct WebRTC connection', async () => {
+    // no TCP or WebSockets listeners: the relay is the only way to find each other
+    const a = await startPeer({ relays: [relay.addr], listen: ['/webrtc'] })
+    const b = await startPeer({ relays: [relay.addr], listen: ['/webrtc'] })
+    peers.push(a, b)
+    await Promise.all([reserved(a), reserved(b)])
+
+    const connection = await a.dial(b.peerId)
+    expect(connectionKind(connection)).toBe(ConnectionKind.WebRTC)
+    expect(connection.limits).toBeUndefined()
+    expect(connection.remoteAddr.toString()).toContain('/p2p-circuit/webrtc/p2p/')
+    expect(await echo(a, b.peerId, 'over webrtc')).toBe('over webrtc')
+
+    // the relayed circuit that carried the signaling is closed once the direct link is up
+    await until(a, () => a.getConnections(b.peerId).every((c) => c.limits == null), 10_000, 'the circuit to close')
+    expect(a.getConnections(b.peerId).map((c) => connectionKind(c))).toEqual([ConnectionKind.WebRTC])
+  })
+
+  it('should refuse an application protocol of another app', async () => {
+    const a = await startPeer()
+    const b = await startPeer({ appId: 'other' })
+    peers.push(a, b)
+    await a.dial(b.getMultiaddrs()[0]!)
+    // b registered the echo handler under /kith/it/…, but an app named "other" would use /kith/other/…
+    await expect(a.dialProtocol(b.peerId, '/kith/other/echo/1.0.0')).rejects.toMatchObject({
+      name: 'UnsupportedProtocolError'
+    })
+  })
+})

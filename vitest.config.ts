@@ -1,0 +1,8 @@
+import { defineConfig } from 'vitest/config'
+
+// One run covers every package's unit tests and the integration tests (real libp2p nodes and relays).
+export default defineConfig({
+  test: {
+    projects: ['packages/peer', 'packages/integration-tests', 'apps/relay', 'apps/demo']
+  }
+})
