@@ -7,7 +7,7 @@
 // folders. A second run finds them in place and costs a few seconds. Then it runs the task with that Node first on
 // PATH. Each step prints one line; a failure prints what to do about it.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync, accessSync, constants } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -23,6 +23,40 @@ const CHROMIUM_CANDIDATES = [
   '/usr/bin/google-chrome-stable'
 ]
 
+const REPORTS = join(ROOT, '.kith', 'test-reports')
+
+/** Counts from the JSON reports the test runners wrote, or undefined when a report is missing. */
+const COUNTERS = {
+  vitest: () => {
+    const report = readJson(join(REPORTS, 'vitest.json'))
+    return (
+      report && {
+        passed: report.numPassedTests,
+        failed: report.numFailedTests,
+        skipped: report.numPendingTests + report.numTodoTests
+      }
+    )
+  },
+  playwright: () => {
+    const report = readJson(join(REPORTS, 'playwright.json'))
+    return (
+      report && {
+        passed: report.stats.expected + report.stats.flaky,
+        failed: report.stats.unexpected,
+        skipped: report.stats.skipped
+      }
+    )
+  }
+}
+
+function readJson(path) {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'))
+  } catch {
+    return undefined
+  }
+}
+
 const TASKS = {
   start: { chromium: false, run: () => [['node', ['tooling/start.ts']]] },
   test: {
@@ -31,8 +65,25 @@ const TASKS = {
       ['pnpm', ['exec', 'prettier', '--check', '--log-level', 'warn', '.'], 'format'],
       ['pnpm', ['exec', 'eslint', '--max-warnings', '0', '.'], 'lint'],
       ['pnpm', ['exec', 'turbo', 'run', 'typecheck', '--output-logs', 'errors-only'], 'typecheck'],
-      ['pnpm', ['exec', 'vitest', 'run'], 'unit and integration tests'],
-      ['pnpm', ['exec', 'playwright', 'test', '-c', 'e2e/playwright.config.ts'], 'end-to-end tests']
+      [
+        'pnpm',
+        [
+          'exec',
+          'vitest',
+          'run',
+          '--reporter=default',
+          '--reporter=json',
+          `--outputFile.json=${join(REPORTS, 'vitest.json')}`
+        ],
+        'unit and integration tests',
+        'vitest'
+      ],
+      [
+        'pnpm',
+        ['exec', 'playwright', 'test', '-c', 'e2e/playwright.config.ts', '--reporter=list,json'],
+        'end-to-end tests',
+        'playwright'
+      ]
     ]
   },
   e2e: {

@@ -33,13 +33,14 @@ export interface ChatMessage {
   error?: string
 }
 
-interface WireMessage {
+export interface WireMessage {
   id: string
   text: string
   at: number
 }
 
-function parseWire(bytes: Uint8Array): WireMessage {
+/** Decodes one chat message from the wire; throws `ChatError` for anything but the expected shape. */
+export function parseWire(bytes: Uint8Array): WireMessage {
   let value: unknown
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
