@@ -174,10 +174,28 @@ function ensureNode() {
 }
 
 function ensurePnpm() {
-  const pkg = join(TOOLCHAIN, 'node_modules', 'pnpm', 'package.json')
-  const installed = existsSync(pkg) ? JSON.parse(readFileSync(pkg, 'utf8')).version : undefined
+  const dir = join(TOOLCHAIN, 'node_modules', 'pnpm')
+  const bin = join(TOOLCHAIN, 'node_modules', '.bin')
+  const installed = existsSync(join(dir, 'package.json'))
+    ? readJson(join(dir, 'package.json'))?.version
+    : undefined
   if (installed !== PNPM_VERSION) npmInstall([`pnpm@${PNPM_VERSION}`])
-  return join(TOOLCHAIN, 'node_modules', '.bin')
+  // pnpm 12 is a native binary that its own install step links into place, from the @pnpm/exe.<platform> package
+  // npm installed beside it (nothing is downloaded). Until then its bin is a shell placeholder that tools which exec
+  // it directly, like turbo, cannot run.
+  // (execvp runs a shebang-less file with /bin/sh, so "does it run" is not the test: "is it a program" is)
+  const works = () => {
+    const head = readFileSync(join(dir, 'pnpm')).subarray(0, 4)
+    const runnable = head.toString('latin1') === '\x7fELF' || head.subarray(0, 2).toString() === '#!'
+    return runnable && spawnSync(join(bin, 'pnpm'), ['--version'], { encoding: 'utf8' }).status === 0
+  }
+  if (!works()) {
+    const setup = spawnSync(process.execPath, [join(dir, 'install.js')], { cwd: dir, encoding: 'utf8' })
+    if (setup.status !== 0 || !works()) {
+      fail(`pnpm ${PNPM_VERSION} is installed in .toolchain/ but does not run: ${setup.stderr ?? ''}`.trim())
+    }
+  }
+  return bin
 }
 
 function findChromium(env) {

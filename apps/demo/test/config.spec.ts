@@ -35,7 +35,10 @@ describe('loadConfig', () => {
 
   it('should explain how to configure a relay when there is none', async () => {
     serve({})
-    await expect(loadConfig(at(''))).rejects.toMatchObject({ name: ConfigLoadError.name, message: /\?relay=/ })
+    await expect(loadConfig(at(''))).rejects.toMatchObject({
+      name: ConfigLoadError.name,
+      message: /\?relay=/
+    })
   })
 
   it('should refuse a bootstrap answer without addresses', async () => {

@@ -11,10 +11,14 @@ describe('parseConfig', () => {
   it('should read repeated flags, numbers and booleans', () => {
     const config = parseConfig(
       [
-        '--listen', '/ip4/0.0.0.0/tcp/4003/ws',
-        '--listen', '/ip4/0.0.0.0/tcp/4001',
-        '--bootstrap', `/ip4/10.0.0.2/tcp/4001/p2p/${PEER}`,
-        '--max-reservations', '64',
+        '--listen',
+        '/ip4/0.0.0.0/tcp/4003/ws',
+        '--listen',
+        '/ip4/0.0.0.0/tcp/4001',
+        '--bootstrap',
+        `/ip4/10.0.0.2/tcp/4001/p2p/${PEER}`,
+        '--max-reservations',
+        '64',
         '--allow-private-addresses'
       ],
       {}

@@ -38,7 +38,10 @@ describe('the relay', () => {
   })
 
   it('should list the WebSockets addresses browsers dial at /bootstrap', async () => {
-    const body = (await (await fetch(`${relay.httpUrl}/bootstrap`)).json()) as { peerId: string; multiaddrs: string[] }
+    const body = (await (await fetch(`${relay.httpUrl}/bootstrap`)).json()) as {
+      peerId: string
+      multiaddrs: string[]
+    }
     expect(body.peerId).toBe(relay.peerId)
     expect(body.multiaddrs.length).toBeGreaterThan(0)
     for (const ma of body.multiaddrs) {
@@ -87,7 +90,9 @@ describe('the kith-relay command', () => {
 
   const run = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
     try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { timeout: 20_000 })
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+        timeout: 20_000
+      })
       return { code: 0, stdout, stderr }
     } catch (err: unknown) {
       const e = err as { code: number; stdout: string; stderr: string }
@@ -113,7 +118,14 @@ describe('the kith-relay command', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
     const port = (blocker.address() as { port: number }).port
     try {
-      const result = await run(['--key-file', join(dir, 'k1'), '--listen', `/ip4/127.0.0.1/tcp/${port}/ws`, '--http-port', '0'])
+      const result = await run([
+        '--key-file',
+        join(dir, 'k1'),
+        '--listen',
+        `/ip4/127.0.0.1/tcp/${port}/ws`,
+        '--http-port',
+        '0'
+      ])
       expect(result.code).toBe(2)
       expect(result.stderr.trim().split('\n')).toHaveLength(1)
       expect(result.stderr).toContain('in use')

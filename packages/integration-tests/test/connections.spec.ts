@@ -23,7 +23,9 @@ describe('connections between Node peers', () => {
     const a = await startPeer()
     const b = await startPeer()
     peers.push(a, b)
-    const tcp = b.getMultiaddrs().find((ma) => ma.toString().includes('/tcp/') && !ma.toString().includes('/ws'))
+    const tcp = b
+      .getMultiaddrs()
+      .find((ma) => ma.toString().includes('/tcp/') && !ma.toString().includes('/ws'))
     expect(tcp).toBeDefined()
     const connection = await a.dial(tcp!)
     expect(connectionKind(connection)).toBe(ConnectionKind.TCP)
@@ -45,7 +47,12 @@ describe('connections between Node peers', () => {
     expect(await echo(a, b.peerId, 'over webrtc')).toBe('over webrtc')
 
     // the relayed circuit that carried the signaling is closed once the direct link is up
-    await until(a, () => a.getConnections(b.peerId).every((c) => c.limits == null), 10_000, 'the circuit to close')
+    await until(
+      a,
+      () => a.getConnections(b.peerId).every((c) => c.limits == null),
+      10_000,
+      'the circuit to close'
+    )
     expect(a.getConnections(b.peerId).map((c) => connectionKind(c))).toEqual([ConnectionKind.WebRTC])
   })
 

@@ -32,7 +32,9 @@ describe('the Kith DHT across two relays', () => {
     await provider.contentRouting.provide(cid, { signal: AbortSignal.timeout(20_000) })
 
     const found: string[] = []
-    for await (const peer of seeker.contentRouting.findProviders(cid, { signal: AbortSignal.timeout(20_000) })) {
+    for await (const peer of seeker.contentRouting.findProviders(cid, {
+      signal: AbortSignal.timeout(20_000)
+    })) {
       found.push(peer.id.toString())
       if (found.includes(provider.peerId.toString())) break
     }

@@ -1,7 +1,15 @@
 import { ConnectionKind, connectionKind, RelayState } from '@kith/peer'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { afterEach, describe, expect, it } from 'vitest'
-import { echo, RelayFixture, relayState, reserved, startPeer, startPeerProcess, until } from './fixtures/nodes.ts'
+import {
+  echo,
+  RelayFixture,
+  relayState,
+  reserved,
+  startPeer,
+  startPeerProcess,
+  until
+} from './fixtures/nodes.ts'
 import type { KithPeer } from '@kith/peer'
 
 describe('when the relay or a peer goes away', () => {
@@ -60,7 +68,12 @@ describe('when the relay or a peer goes away', () => {
     await relay.process.kill('SIGKILL')
     const a = await startPeer({ relays: [addr], listen: ['/webrtc'] })
     peers.push(a)
-    await until(a, () => (a.services.relays.getRelays()[0]?.failures ?? 0) >= 3, 15_000, 'three failed attempts')
+    await until(
+      a,
+      () => (a.services.relays.getRelays()[0]?.failures ?? 0) >= 3,
+      15_000,
+      'three failed attempts'
+    )
     const status = a.services.relays.getRelays()[0]
     expect(status?.state).toBe(RelayState.Waiting)
     expect(status?.nextAttemptAt).toBeGreaterThan(Date.now() - 1_000)

@@ -19,13 +19,3 @@ export class DialFailedError extends Error {
     this.attempts = attempts
   }
 }
-
-/** A peer id has no known address to dial and no relay could be used to reach it. */
-export class NoAddressError extends Error {
-  static override name = 'NoAddressError'
-
-  constructor(message = 'No address known for peer') {
-    super(message)
-    this.name = 'NoAddressError'
-  }
-}

@@ -28,7 +28,7 @@ export { protocolId, type ProtocolId } from './protocol.ts'
 export { connectionKind, isDirect, ConnectionKind } from './connections.ts'
 export { RelayState, relayPeerIds } from './relays.ts'
 export type { RelayManager, RelayManagerEvents, RelayStatus } from './relays.ts'
-export { DialFailedError, InvalidParametersError, NoAddressError } from './errors.ts'
+export { DialFailedError, InvalidParametersError } from './errors.ts'
 export * from './constants.ts'
 
 /** The services every Kith peer runs. */

@@ -25,9 +25,11 @@ describe('connectionKind', () => {
   })
 
   it('should tell WebSockets and TCP apart', () => {
-    expect(connectionKind({ remoteAddr: multiaddr(RELAY), limits: undefined })).toBe(ConnectionKind.WebSockets)
-    expect(connectionKind({ remoteAddr: multiaddr(`/ip4/127.0.0.1/tcp/4001/p2p/${PEER}`), limits: undefined })).toBe(
-      ConnectionKind.TCP
+    expect(connectionKind({ remoteAddr: multiaddr(RELAY), limits: undefined })).toBe(
+      ConnectionKind.WebSockets
     )
+    expect(
+      connectionKind({ remoteAddr: multiaddr(`/ip4/127.0.0.1/tcp/4001/p2p/${PEER}`), limits: undefined })
+    ).toBe(ConnectionKind.TCP)
   })
 })

@@ -10,7 +10,10 @@ const invalid: [string, KithPeerInit][] = [
   ['a negative liveness interval', { livenessIntervalMs: -1 }],
   ['a fractional dial attempt count', { dialAttempts: 1.5 }],
   ['zero max connections', { maxConnections: 0 }],
-  ['an attempt minimum above its maximum', { dialAttemptMinTimeoutMs: 9_000, dialAttemptMaxTimeoutMs: 1_000 }],
+  [
+    'an attempt minimum above its maximum',
+    { dialAttemptMinTimeoutMs: 9_000, dialAttemptMaxTimeoutMs: 1_000 }
+  ],
   ['a relay retry minimum above its maximum', { relayRetryMinMs: 60_000, relayRetryMaxMs: 1_000 }],
   ['iceServers that are not an array', { iceServers: 'stun:x' as unknown as RTCIceServer[] }]
 ]

@@ -35,7 +35,12 @@ const options = (signal?: AbortSignal): Parameters<Transport['dial']>[1] =>
 describe('withReliableDial', () => {
   it('should abandon a stalled attempt after the minimum deadline and succeed on the next', async () => {
     const { transport, dials } = scriptedTransport(['stall', 'ok'])
-    const reliable = withReliableDial(transport, { attempts: 4, attemptMinTimeoutMs: 100, attemptMaxTimeoutMs: 1_000, log })
+    const reliable = withReliableDial(transport, {
+      attempts: 4,
+      attemptMinTimeoutMs: 100,
+      attemptMaxTimeoutMs: 1_000,
+      log
+    })
     const started = Date.now()
     const connection = await reliable.dial(ADDR, options())
     expect(connection.id).toBe('conn-2')
@@ -47,7 +52,12 @@ describe('withReliableDial', () => {
 
   it('should double the deadline on every retry, up to the maximum', async () => {
     const { transport } = scriptedTransport(['stall', 'stall', 'stall', 'ok'])
-    const reliable = withReliableDial(transport, { attempts: 4, attemptMinTimeoutMs: 50, attemptMaxTimeoutMs: 120, log })
+    const reliable = withReliableDial(transport, {
+      attempts: 4,
+      attemptMinTimeoutMs: 50,
+      attemptMaxTimeoutMs: 120,
+      log
+    })
     const started = Date.now()
     await reliable.dial(ADDR, options())
     // 50 + 100 + 120 (capped), not 50 × 3
@@ -56,7 +66,12 @@ describe('withReliableDial', () => {
 
   it('should fail with DialFailedError carrying the attempt count and the last error', async () => {
     const { transport, dials } = scriptedTransport(['fail', 'fail', 'fail'])
-    const reliable = withReliableDial(transport, { attempts: 3, attemptMinTimeoutMs: 50, attemptMaxTimeoutMs: 100, log })
+    const reliable = withReliableDial(transport, {
+      attempts: 3,
+      attemptMinTimeoutMs: 50,
+      attemptMaxTimeoutMs: 100,
+      log
+    })
     const err = await reliable.dial(ADDR, options()).catch((e: unknown) => e)
     expect(err).toMatchObject({ name: DialFailedError.name, attempts: 3 })
     expect((err as Error).cause).toMatchObject({ message: 'attempt 3 refused' })
@@ -65,7 +80,12 @@ describe('withReliableDial', () => {
 
   it("should stop at once when the caller's own signal aborts", async () => {
     const { transport, dials } = scriptedTransport(['stall', 'stall', 'stall'])
-    const reliable = withReliableDial(transport, { attempts: 3, attemptMinTimeoutMs: 5_000, attemptMaxTimeoutMs: 5_000, log })
+    const reliable = withReliableDial(transport, {
+      attempts: 3,
+      attemptMinTimeoutMs: 5_000,
+      attemptMaxTimeoutMs: 5_000,
+      log
+    })
     const controller = new AbortController()
     const pending = reliable.dial(ADDR, options(controller.signal))
     controller.abort(new TypeError('caller gave up'))
@@ -75,7 +95,12 @@ describe('withReliableDial', () => {
 
   it('should pass everything but dial through to the wrapped transport', () => {
     const { transport } = scriptedTransport([])
-    const reliable = withReliableDial(transport, { attempts: 1, attemptMinTimeoutMs: 1, attemptMaxTimeoutMs: 1, log })
+    const reliable = withReliableDial(transport, {
+      attempts: 1,
+      attemptMinTimeoutMs: 1,
+      attemptMaxTimeoutMs: 1,
+      log
+    })
     expect((reliable as unknown as { marker: string }).marker).toBe('inner')
     expect(reliable.listenFilter([])).toEqual([])
   })
