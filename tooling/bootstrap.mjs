@@ -267,17 +267,32 @@ function main() {
     say(`browser: ${env.KITH_CHROMIUM}`)
   }
 
-  for (const [command, args, label] of task.run()) {
+  rmSync(REPORTS, { recursive: true, force: true })
+  mkdirSync(REPORTS, { recursive: true })
+  env.PLAYWRIGHT_JSON_OUTPUT_NAME = join(REPORTS, 'playwright.json')
+  const totals = { passed: 0, failed: 0, skipped: 0 }
+  const steps = task.run()
+  let failure
+  for (const [command, args, label, counter] of steps) {
     started = Date.now()
     if (label != null) say(`${label}…`)
     const result = run(command, [...args, ...(label == null ? process.argv.slice(3) : [])], env)
+    const counts = counter != null ? COUNTERS[counter]() : undefined
+    if (counts != null) for (const key of Object.keys(totals)) totals[key] += counts[key] ?? 0
     if (!result.ok) {
-      fail(
-        `${label ?? taskName} failed${result.status != null ? ` (exit ${result.status})` : `: ${result.output}`}`
-      )
+      failure = `${label ?? taskName} failed${result.status != null ? ` (exit ${result.status})` : `: ${result.output}`}`
+      break
     }
     if (label != null) say(`${label}: passed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   }
+  // one closing line with every runner's counts, for people and for CI
+  if (steps.some(([, , , counter]) => counter != null)) {
+    if (failure != null && totals.failed === 0) totals.failed = 1
+    process.stdout.write(
+      `tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`
+    )
+  }
+  if (failure != null) fail(failure)
 }
 
 main()

@@ -5,10 +5,13 @@ const RELAY = '/ip4/127.0.0.1/tcp/4003/ws/p2p/12D3KooWJSS3L3hLhhwNLUiwensY2CPiPg
 const at = (search: string): Location => ({ search }) as Location
 
 function serve(routes: Record<string, unknown>): void {
-  vi.stubGlobal('fetch', async (url: string) => {
-    if (!(url in routes)) return new Response('missing', { status: 404 })
-    return new Response(JSON.stringify(routes[url]), { status: 200 })
-  })
+  vi.stubGlobal('fetch', (url: string) =>
+    Promise.resolve(
+      url in routes
+        ? new Response(JSON.stringify(routes[url]), { status: 200 })
+        : new Response('missing', { status: 404 })
+    )
+  )
 }
 
 describe('loadConfig', () => {
