@@ -1,6 +1,15 @@
 // Measurement functions the runner calls in each page. Each page is one peer; the raw RTCDataChannel anchor runs
 // between the same two pages, signaled by the runner, so both paths share browser, machine and moment.
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
 import { connectionKind, createKithPeer, protocolId } from '@kith/peer'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
+import { webRTC } from '@libp2p/webrtc'
+import { webSockets } from '@libp2p/websockets'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { byteStream } from '@libp2p/utils'
 import type { KithPeer } from '@kith/peer'
@@ -11,6 +20,8 @@ const ECHO_BYTES = 32
 const CHUNK_BYTES = 64 * 1024
 
 let peer: KithPeer | undefined
+/** The anchor for connect: js-libp2p 3 as its docs configure a browser peer, with none of Kith's fixes. */
+let plain: Libp2p | undefined
 let raw: { pc: RTCPeerConnection; channel?: RTCDataChannel; ready: Promise<RTCDataChannel> } | undefined
 
 function need(): KithPeer {
@@ -37,6 +48,43 @@ async function start(relays: string[]): Promise<string> {
     await new Promise((resolve) => peer?.addEventListener('self:peer:update', resolve, { once: true }))
   }
   return peer.peerId.toString()
+}
+
+/** A plain js-libp2p node reserved on the first relay; resolves with its WebRTC address through that relay. */
+async function startPlain(relays: string[]): Promise<string> {
+  const relay = relays[0] ?? ''
+  plain = await createLibp2p({
+    addresses: { listen: [`${relay}/p2p-circuit`, '/webrtc'] },
+    transports: [webSockets(), webRTC({ rtcConfiguration: { iceServers: [] } }), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: () => false },
+    services: { identify: identify() }
+  })
+  const node = plain
+  while (!node.getMultiaddrs().some((ma) => ma.toString().includes('/p2p-circuit/webrtc'))) {
+    await new Promise((resolve) => node.addEventListener('self:peer:update', resolve, { once: true }))
+  }
+  return `${relay}/p2p-circuit/webrtc/p2p/${node.peerId.toString()}`
+}
+
+/** One fresh plain js-libp2p dial to `addr`, after closing any connection to that peer. */
+async function dialPlain(addr: string): Promise<{ ok: boolean; ms: number; kind?: string; error?: string }> {
+  if (plain == null) throw new TypeError('plain node not started')
+  const ma = multiaddr(addr)
+  const id = ma.getComponents().findLast((c) => c.name === 'p2p')?.value ?? ''
+  await plain.hangUp(peerIdFromString(id))
+  const started = performance.now()
+  try {
+    const connection = await plain.dial(ma)
+    return { ok: true, ms: performance.now() - started, kind: connectionKind(connection) }
+  } catch (err: unknown) {
+    return {
+      ok: false,
+      ms: performance.now() - started,
+      error: `${(err as Error).name}: ${(err as Error).message}`
+    }
+  }
 }
 
 /** Closes every connection to `target`. */
@@ -209,6 +257,8 @@ async function rawThroughput(bytes: number): Promise<number> {
 Object.assign(window, {
   bench: {
     start,
+    startPlain,
+    dialPlain,
     hangUp,
     waitGone,
     dial,

@@ -23,6 +23,8 @@ const RESULTS = fileURLToPath(new URL('../results', import.meta.url))
 
 interface Bench {
   start(relays: string[]): Promise<string>
+  startPlain(relays: string[]): Promise<string>
+  dialPlain(addr: string): Promise<{ ok: boolean; ms: number; kind?: string; error?: string }>
   hangUp(target: string): Promise<void>
   waitGone(target: string, ms: number): Promise<number>
   dial(target: string): Promise<{ ok: boolean; ms: number; kind?: string; error?: string }>
@@ -94,6 +96,24 @@ async function main(): Promise<void> {
     const kinds = [...new Set(connected.filter((d) => d.kind !== 'webrtc').map((d) => d.kind))]
     if (kinds.length > 0) process.stderr.write(`not direct: ${kinds.join(', ')}\n`)
 
+    // anchor: plain js-libp2p 3 between two more pages, same relay, same count
+    const plainPages = await Promise.all([0, 1].map(async () => (await browser.newContext()).newPage()))
+    const [pa, pb] = plainPages.map(caller) as [Call, Call]
+    for (const page of plainPages) await page.goto(server.url)
+    await pa('startPlain', relays)
+    const plainTarget = await pb('startPlain', relays)
+    const plainDials: { ok: boolean; ms: number }[] = []
+    for (let i = 0; i < DIALS; i++) {
+      plainDials.push(await pa('dialPlain', plainTarget))
+      progress(
+        `connect (plain js-libp2p): ${i + 1}/${DIALS} dials, ${plainDials.filter((d) => !d.ok).length} failed`
+      )
+    }
+    process.stderr.write('\n')
+    await Promise.all(plainPages.map(async (page) => page.context().close()))
+    const plainConnect = summarize(plainDials.filter((d) => d.ok).map((d) => d.ms))
+    const plainFailed = plainDials.filter((d) => !d.ok).length
+
     // raw RTCDataChannel between the same two pages
     const offer = await a('rawOffer')
     const answer = await b('rawAnswer', offer)
@@ -124,6 +144,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine: { cores: (await import('node:os')).cpus().length, node: process.version },
       connect: { dials: DIALS, failed: DIALS - connected.length, notDirect, errors, ms: connect },
+      connectPlain: { dials: DIALS, failed: plainFailed, ms: plainConnect },
       echo: { count: ECHOES, bytes: 32, kith: echoKith, raw: echoRaw },
       throughput: { mib: MIB, rounds: 3, kithMBps: tputKith, rawMBps: tputRaw }
     }
@@ -147,6 +168,7 @@ async function main(): Promise<void> {
 
 function render(r: {
   connect: { dials: number; failed: number; notDirect: number; ms: Summary }
+  connectPlain: { dials: number; failed: number; ms: Summary }
   echo: { count: number; kith: Summary; raw: Summary }
   throughput: { mib: number; kithMBps: Summary; rawMBps: Summary }
 }): string {
@@ -155,24 +177,24 @@ function render(r: {
     `### Browser to browser through a relay (Chromium, loopback, medians)`,
     '',
     table(
-      ['measure', 'Kith (@kith/peer)', 'anchor: raw RTCDataChannel', 'target'],
+      ['measure', 'Kith (@kith/peer)', 'anchor', 'target'],
       [
         [
           `connect, ${r.connect.dials} fresh dials`,
-          `min ${fixed(r.connect.ms.min)} / median ${fixed(r.connect.ms.median)} / p95 ${fixed(r.connect.ms.p95)} ms; ${r.connect.failed} failed; ${r.connect.notDirect} not direct`,
-          '—',
+          `min ${fixed(r.connect.ms.min)} / median ${fixed(r.connect.ms.median)} / p95 ${fixed(r.connect.ms.p95)} ms; **${r.connect.failed} failed**; ${r.connect.notDirect} not direct`,
+          `plain js-libp2p 3: min ${fixed(r.connectPlain.ms.min)} / median ${fixed(r.connectPlain.ms.median)} / p95 ${fixed(r.connectPlain.ms.p95)} ms; **${r.connectPlain.failed} failed**`,
           'median ≤ 160 ms, 0 failed'
         ],
         [
           `echo RTT, ${r.echo.count} × 32 B`,
           `median ${fixed(r.echo.kith.median, 2)} ms (p95 ${fixed(r.echo.kith.p95, 2)})`,
-          `median ${fixed(r.echo.raw.median, 2)} ms (p95 ${fixed(r.echo.raw.p95, 2)})`,
+          `raw RTCDataChannel: median ${fixed(r.echo.raw.median, 2)} ms (p95 ${fixed(r.echo.raw.p95, 2)})`,
           `within 0.2 ms: ${r.echo.kith.median - r.echo.raw.median <= 0.2 ? 'yes' : 'no'} (Δ ${fixed(r.echo.kith.median - r.echo.raw.median, 2)} ms)`
         ],
         [
           `throughput, ${r.throughput.mib} MiB one stream`,
           `${fixed(r.throughput.kithMBps.median)} MB/s`,
-          `${fixed(r.throughput.rawMBps.median)} MB/s`,
+          `raw RTCDataChannel: ${fixed(r.throughput.rawMBps.median)} MB/s`,
           `≥ 0.9× raw: ${ratio >= 0.9 ? 'yes' : 'no'} (${fixed(ratio, 2)}×)`
         ]
       ]
