@@ -56,7 +56,7 @@ function progress(line: string): void {
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'kith-bench-'))
   const relay = await startRelayProcess({ keyFile: join(dir, 'relay.key') })
-  const server = await serveStatic({ root: PAGE_DIST, config: { relays: relay.multiaddrs } })
+  const server = await serveStatic({ root: PAGE_DIST, config: { relays: relay.multiaddrs }, isolated: true })
   const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS })
   try {
     const pages = await Promise.all([0, 1].map(async () => (await browser.newContext()).newPage()))

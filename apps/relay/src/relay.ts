@@ -91,7 +91,7 @@ export async function startRelay(init: RelayInit = {}): Promise<Relay> {
       metrics: prometheusMetrics({ registry, collectDefaultMetrics: true }),
       services: {
         identify: identify({ protocolPrefix: PROTOCOL_PREFIX }),
-        ping: ping({ protocolPrefix: PROTOCOL_PREFIX }),
+        ping: ping({ protocolPrefix: PROTOCOL_PREFIX, maxOutboundStreams: 4, maxInboundStreams: 4 }),
         autonat: autoNAT({ protocolPrefix: PROTOCOL_PREFIX }),
         dht: kadDHT({
           protocol: DHT_PROTOCOL,

@@ -1,6 +1,6 @@
 import { ConnectionKind, connectionKind } from '@kith/peer'
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest'
-import { echo, RelayFixture, reserved, startPeer, until } from './fixtures/nodes.ts'
+import { ECHO, echo, RelayFixture, reserved, startPeer, until } from './fixtures/nodes.ts'
 import type { KithPeer } from '@kith/peer'
 
 describe('connections between Node peers', () => {
@@ -54,6 +54,27 @@ describe('connections between Node peers', () => {
       'the circuit to close'
     )
     expect(a.getConnections(b.peerId).map((c) => connectionKind(c))).toEqual([ConnectionKind.WebRTC])
+  })
+
+  it('should send a small frame as one WebRTC data-channel message', async () => {
+    const a = await startPeer({ relays: [relay.addr], listen: ['/webrtc'] })
+    const b = await startPeer({ relays: [relay.addr], listen: ['/webrtc'] })
+    peers.push(a, b)
+    await Promise.all([reserved(a), reserved(b)])
+    await a.dial(b.peerId)
+    const stream = await a.dialProtocol(b.peerId, ECHO)
+    const channel = (stream as unknown as { channel: { send(data: Uint8Array): void } }).channel
+    const sent: number[] = []
+    const send = channel.send.bind(channel)
+    channel.send = (data: Uint8Array) => {
+      sent.push(data.byteLength)
+      send(data)
+    }
+    stream.send(new Uint8Array(32))
+    // one message holding the varint length and the protobuf frame, not a 1-byte prefix followed by the frame
+    expect(sent).toHaveLength(1)
+    expect(sent[0]).toBeGreaterThan(32)
+    await stream.close()
   })
 
   it('should refuse an application protocol of another app', async () => {

@@ -27,6 +27,7 @@ import { InvalidParametersError } from './errors.ts'
 import { assertName } from './protocol.ts'
 import { relayManager } from './relays.ts'
 import { createTransports } from './transports.ts'
+import { coalesceOnFirstWebRTCConnection } from './webrtc-frames.ts'
 import type { KithPeer, KithPeerInit } from './index.ts'
 import type { PrivateKey, ServiceMap } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -138,7 +139,7 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
     }
   })
 
-  return createLibp2p({
+  const node = await createLibp2p({
     start: init.start ?? true,
     privateKey,
     datastore: init.datastore,
@@ -162,7 +163,9 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
     },
     services: {
       identify: identify({ protocolPrefix: PROTOCOL_PREFIX }),
-      ping: ping({ protocolPrefix: PROTOCOL_PREFIX }),
+      // liveness pings may overlap when one is slow (the timeout is longer than the interval); libp2p's default of
+      // one outbound ping stream would then fail the next ping and abort a healthy connection
+      ping: ping({ protocolPrefix: PROTOCOL_PREFIX, maxOutboundStreams: 4, maxInboundStreams: 4 }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: !config.dhtServer,
@@ -179,5 +182,7 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
       }),
       ...init.services
     }
-  }) as Promise<KithPeer<S>>
+  })
+  coalesceOnFirstWebRTCConnection(node, node.logger.forComponent('kith:peer:webrtc'))
+  return node as unknown as KithPeer<S>
 }
