@@ -3,7 +3,8 @@ import type { Datastore } from 'interface-datastore'
 
 /**
  * A datastore that survives restarts: LevelDB in the folder `location` (Node), an IndexedDB database named
- * `location` (browsers). The peer store and the peer's private key live in it.
+ * `location` (browsers). The peer store and the peer's private key live in it. It is opened here and belongs to the
+ * caller: stopping the peer leaves it open; `close()` it after `peer.stop()`.
  */
 export async function createPersistentDatastore(location: string): Promise<Datastore> {
   const store = new LevelDatastore(location)

@@ -2,7 +2,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import type { Connection, Libp2p, Logger, Stream } from '@libp2p/interface'
 
 interface FramedStream {
-  _sendMessage(data: Uint8ArrayList): void
+  _sendMessage: (this: FramedStream, data: Uint8ArrayList) => void
   channel?: { send: unknown }
 }
 
