@@ -272,27 +272,32 @@ function main() {
   env.PLAYWRIGHT_JSON_OUTPUT_NAME = join(REPORTS, 'playwright.json')
   const totals = { passed: 0, failed: 0, skipped: 0 }
   const steps = task.run()
-  let failure
+  // every step runs even after one failed, so one run reports everything that is wrong
+  const failures = []
   for (const [command, args, label, counter] of steps) {
     started = Date.now()
     if (label != null) say(`${label}…`)
     const result = run(command, [...args, ...(label == null ? process.argv.slice(3) : [])], env)
     const counts = counter != null ? COUNTERS[counter]() : undefined
     if (counts != null) for (const key of Object.keys(totals)) totals[key] += counts[key] ?? 0
+    const seconds = ((Date.now() - started) / 1000).toFixed(1)
     if (!result.ok) {
-      failure = `${label ?? taskName} failed${result.status != null ? ` (exit ${result.status})` : `: ${result.output}`}`
-      break
+      failures.push(label ?? taskName)
+      if (counts == null && counter != null) totals.failed += 1
+      say(
+        `${label ?? taskName}: FAILED${result.status != null ? ` (exit ${result.status})` : `: ${result.output}`} after ${seconds} s`
+      )
+    } else if (label != null) {
+      say(`${label}: passed in ${seconds} s`)
     }
-    if (label != null) say(`${label}: passed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   }
   // one closing line with every runner's counts, for people and for CI
   if (steps.some(([, , , counter]) => counter != null)) {
-    if (failure != null && totals.failed === 0) totals.failed = 1
     process.stdout.write(
       `tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`
     )
   }
-  if (failure != null) fail(failure)
+  if (failures.length > 0) fail(`failed: ${failures.join(', ')}`)
 }
 
 main()
