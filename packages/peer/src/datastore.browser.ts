@@ -1,7 +1,7 @@
 import { IDBDatastore } from 'datastore-idb'
-import type { Datastore } from 'interface-datastore'
+import type { PersistentDatastore } from './datastore.ts'
 
-export async function createPersistentDatastore(location: string): Promise<Datastore> {
+export async function createPersistentDatastore(location: string): Promise<PersistentDatastore> {
   const store = new IDBDatastore(location)
   await store.open()
   return store

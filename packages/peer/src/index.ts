@@ -24,6 +24,7 @@ import type { ServiceFactoryMap } from 'libp2p'
 
 export { createKithPeer, loadOrCreatePrivateKey } from './peer.ts'
 export { createPersistentDatastore } from './datastore.ts'
+export type { PersistentDatastore } from './datastore.ts'
 export { protocolId, type ProtocolId } from './protocol.ts'
 export { connectionKind, isDirect, ConnectionKind } from './connections.ts'
 export { RelayState, relayPeerIds } from './relays.ts'
