@@ -1,6 +1,6 @@
 import { ConnectionKind, connectionKind } from '@kith/peer'
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest'
-import { ECHO, echo, RelayFixture, reserved, startPeer, until } from './fixtures/nodes.ts'
+import { ECHO, echo, RelayFixture, startPeer, startReservedPair, until } from './fixtures/nodes.ts'
 import type { KithPeer } from '@kith/peer'
 
 describe('connections between Node peers', () => {
@@ -35,10 +35,8 @@ describe('connections between Node peers', () => {
 
   it('should reach a peer by its id alone through the relay, over a direct WebRTC connection', async () => {
     // no TCP or WebSockets listeners: the relay is the only way to find each other
-    const a = await startPeer({ relays: [relay.addr], listen: ['/webrtc'] })
-    const b = await startPeer({ relays: [relay.addr], listen: ['/webrtc'] })
+    const [a, b] = await startReservedPair(relay.addr)
     peers.push(a, b)
-    await Promise.all([reserved(a), reserved(b)])
 
     const connection = await a.dial(b.peerId)
     expect(connectionKind(connection)).toBe(ConnectionKind.WebRTC)
@@ -57,10 +55,8 @@ describe('connections between Node peers', () => {
   })
 
   it('should send a small frame as one WebRTC data-channel message', async () => {
-    const a = await startPeer({ relays: [relay.addr], listen: ['/webrtc'] })
-    const b = await startPeer({ relays: [relay.addr], listen: ['/webrtc'] })
+    const [a, b] = await startReservedPair(relay.addr)
     peers.push(a, b)
-    await Promise.all([reserved(a), reserved(b)])
     await a.dial(b.peerId)
     const stream = await a.dialProtocol(b.peerId, ECHO)
     const channel = (stream as unknown as { channel: { send(data: Uint8Array): void } }).channel

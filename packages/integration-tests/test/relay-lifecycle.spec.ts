@@ -8,6 +8,7 @@ import {
   reserved,
   startPeer,
   startPeerProcess,
+  startReservedPair,
   until
 } from './fixtures/nodes.ts'
 import type { KithPeer } from '@kith/peer'
@@ -24,10 +25,8 @@ describe('when the relay or a peer goes away', () => {
   it('should keep a direct connection when the relay is killed, and reserve again when it returns', async () => {
     const relay = await RelayFixture.start()
     relays.push(relay)
-    const a = await startPeer({ relays: [relay.addr], listen: ['/webrtc'] })
-    const b = await startPeer({ relays: [relay.addr], listen: ['/webrtc'] })
+    const [a, b] = await startReservedPair(relay.addr)
     peers.push(a, b)
-    await Promise.all([reserved(a), reserved(b)])
     const link = await a.dial(b.peerId)
     expect(connectionKind(link)).toBe(ConnectionKind.WebRTC)
 

@@ -313,11 +313,6 @@ function relayFromString(str: string): Relay {
   }
 }
 
-/** Peer ids of the relays in `relays`, for telling relay connections apart. */
-export function relayPeerIds(relays: string[]): string[] {
-  return relays.map((str) => relayFromString(str).peerId)
-}
-
 export function relayManager(
   init: RelayManagerInit = {}
 ): (components: RelayManagerComponents) => RelayManager {
