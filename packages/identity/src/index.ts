@@ -1,0 +1,42 @@
+/**
+ * @packageDocumentation
+ *
+ * `@kith/identity` says who signed what. A user is a root key; each of the user's devices has its own key (the
+ * libp2p key, so the device id is the peer id), certified by the root key. Everything a user signs goes through one
+ * encoding (canonical DAG-CBOR), one signing rule (Ed25519 over `kith/<type>/v1 ‖ 0 ‖ payload`) and one verify
+ * function. People compare safety numbers to know they talk to whom they think; a passphrase-protected backup brings
+ * an identity back after a browser is cleared.
+ */
+export { verify, RevocationList } from './verify.ts'
+export type { DeviceStatus, Verified, VerifyOptions } from './verify.ts'
+export {
+  createIdentity,
+  signAs,
+  userIdFromRoot,
+  deviceSecret,
+  identityToBytes,
+  identityFromBytes
+} from './identity.ts'
+export type { CreateIdentityInit, Identity, UserId } from './identity.ts'
+export {
+  certifyDevice,
+  revokeDevice,
+  certifyEncryptionKey,
+  readDeviceCertificate,
+  readDeviceRevocation,
+  readEncryptionKeyCertificate
+} from './certificates.ts'
+export type { DeviceCertificate, DeviceRevocation, EncryptionKeyCertificate } from './certificates.ts'
+export { createStatement, statementFromBytes, statementToBytes, signingInput } from './statement.ts'
+export type { Statement } from './statement.ts'
+export { encode, decode } from './encoding.ts'
+export { safetyNumber, fingerprint, matchesSafetyNumberQr, EMOJI } from './safety-number.ts'
+export type { SafetyNumber } from './safety-number.ts'
+export { exportBackup, importBackup } from './backup.ts'
+export type { BackupOptions } from './backup.ts'
+export { loadOrCreateIdentity, MemoryKeystore } from './keystore.ts'
+export { FileKeystore } from './keystore-file.ts'
+export type { Keystore } from './keystore.ts'
+export { IDBKeystore } from './keystore-idb.ts'
+export * from './errors.ts'
+export * from './constants.ts'
