@@ -96,3 +96,32 @@ export class KeystoreError extends Error {
     this.name = 'KeystoreError'
   }
 }
+
+/** A SAS exchange broke its rules: a revealed key that does not match its commitment, a message out of order. */
+export class SasProtocolError extends Error {
+  static override name = 'SasProtocolError'
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'SasProtocolError'
+  }
+}
+
+/** The other side's MAC does not match: the keys shown were not the keys the codes covered. */
+export class SasMismatchError extends Error {
+  static override name = 'SasMismatchError'
+  constructor(message = 'The verification codes did not match') {
+    super(message)
+    this.name = 'SasMismatchError'
+  }
+}
+
+/** The other side cancelled the exchange (for example because its person saw different emoji). */
+export class SasCancelledError extends Error {
+  static override name = 'SasCancelledError'
+  readonly reason: string
+  constructor(reason: string) {
+    super(`the other side cancelled: ${reason}`)
+    this.name = 'SasCancelledError'
+    this.reason = reason
+  }
+}

@@ -32,6 +32,17 @@ export type { Statement } from './statement.ts'
 export { encode, decode } from './encoding.ts'
 export { safetyNumber, fingerprint, matchesSafetyNumberQr, EMOJI } from './safety-number.ts'
 export type { SafetyNumber } from './safety-number.ts'
+export { initiateSas, respondSas, MAX_SAS_MESSAGE_BYTES } from './sas.ts'
+export type { SasChannel, SasCode, SasExchange, SasPeer } from './sas.ts'
+export {
+  startSas,
+  handleSas,
+  channelFromStream,
+  SAS_PROTOCOL,
+  DEFAULT_SAS_TIMEOUT_MS,
+  DEFAULT_SAS_STEP_TIMEOUT_MS
+} from './sas-protocol.ts'
+export type { SasHandlers, SasOptions } from './sas-protocol.ts'
 export { exportBackup, importBackup } from './backup.ts'
 export type { BackupOptions } from './backup.ts'
 export { loadOrCreateIdentity, MemoryKeystore } from './keystore.ts'
