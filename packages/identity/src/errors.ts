@@ -125,3 +125,24 @@ export class SasCancelledError extends Error {
     this.reason = reason
   }
 }
+
+/**
+ * A known contact showed up with another root key. Never accepted silently: the person must look at it, and
+ * re-verify before trusting the new key.
+ */
+export class ContactKeyChangedError extends Error {
+  static override name = 'ContactKeyChangedError'
+  constructor(message = 'This contact now presents a different identity key') {
+    super(message)
+    this.name = 'ContactKeyChangedError'
+  }
+}
+
+/** No contact with that key. */
+export class UnknownContactError extends Error {
+  static override name = 'UnknownContactError'
+  constructor(message = 'No such contact') {
+    super(message)
+    this.name = 'UnknownContactError'
+  }
+}

@@ -1,5 +1,9 @@
 import { createIdentity, identityFromBytes, identityToBytes } from './identity.ts'
+import { MemoryByteStore } from './store.ts'
+import { FileByteStore } from './store-file.ts'
+import { IDBByteStore } from './store-idb.ts'
 import type { CreateIdentityInit, Identity } from './identity.ts'
+import type { ByteStore } from './store.ts'
 
 /** Where one device keeps its identity. */
 export interface Keystore {
@@ -23,21 +27,45 @@ export async function loadOrCreateIdentity(
   return identity
 }
 
+class ByteStoreKeystore implements Keystore {
+  constructor(protected readonly store: ByteStore) {}
+
+  async load(): Promise<Identity | undefined> {
+    const bytes = await this.store.get()
+    return bytes == null ? undefined : identityFromBytes(bytes)
+  }
+
+  async save(identity: Identity): Promise<void> {
+    await this.store.put(identityToBytes(identity))
+  }
+
+  async clear(): Promise<void> {
+    await this.store.delete()
+  }
+}
+
 /** Keeps the identity in memory only: tests, and apps that restore from a backup on every start. */
-export class MemoryKeystore implements Keystore {
-  private bytes?: Uint8Array
+export class MemoryKeystore extends ByteStoreKeystore {
+  constructor() {
+    super(new MemoryByteStore())
+  }
+}
 
-  load(): Promise<Identity | undefined> {
-    return Promise.resolve(this.bytes == null ? undefined : identityFromBytes(this.bytes))
+/** Node: a file created with mode 0600, replaced atomically. */
+export class FileKeystore extends ByteStoreKeystore {
+  constructor(path: string) {
+    super(new FileByteStore(path))
+  }
+}
+
+/** Browsers: the identity in IndexedDB (one database per browser profile and origin). */
+export class IDBKeystore extends ByteStoreKeystore {
+  constructor(database = 'kith-identity', factory?: IDBFactory) {
+    super(new IDBByteStore(database, 'identity', factory))
   }
 
-  save(identity: Identity): Promise<void> {
-    this.bytes = identityToBytes(identity)
-    return Promise.resolve()
-  }
-
-  clear(): Promise<void> {
-    this.bytes = undefined
-    return Promise.resolve()
+  /** Closes the database connection. */
+  async close(): Promise<void> {
+    await (this.store as IDBByteStore).close()
   }
 }

@@ -1,35 +1,31 @@
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { KeystoreError } from './errors.ts'
-import { identityFromBytes, identityToBytes } from './identity.ts'
-import type { Identity } from './identity.ts'
-import type { Keystore } from './keystore.ts'
+import type { ByteStore } from './store.ts'
 
 /**
- * Node: one file, created with mode 0600 and replaced atomically (write a 0600 temporary file, then rename), so a
- * crash never leaves half an identity.
+ * Node: one file, created with mode 0600 and replaced atomically (write a 0600 temporary file, sync, rename), so a
+ * crash never leaves half a value.
  */
-export class FileKeystore implements Keystore {
+export class FileByteStore implements ByteStore {
   constructor(private readonly path: string) {}
 
-  async load(): Promise<Identity | undefined> {
-    let bytes: Uint8Array
+  async get(): Promise<Uint8Array | undefined> {
     try {
-      bytes = await readFile(this.path)
+      return await readFile(this.path)
     } catch (err: unknown) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw new KeystoreError(`cannot read ${this.path}: ${(err as Error).message}`, { cause: err })
     }
-    return identityFromBytes(bytes)
   }
 
-  async save(identity: Identity): Promise<void> {
+  async put(bytes: Uint8Array): Promise<void> {
     const temporary = `${this.path}.${process.pid}.tmp`
     try {
       await mkdir(dirname(this.path), { recursive: true })
       const handle = await open(temporary, 'w', 0o600)
       try {
-        await handle.writeFile(identityToBytes(identity))
+        await handle.writeFile(bytes)
         await handle.sync()
       } finally {
         await handle.close()
@@ -41,7 +37,7 @@ export class FileKeystore implements Keystore {
     }
   }
 
-  async clear(): Promise<void> {
+  async delete(): Promise<void> {
     await rm(this.path, { force: true })
   }
 }
