@@ -2,6 +2,8 @@ import { useEffect, useState } from 'preact/hooks'
 import { loadConfig } from './config.ts'
 import { DemoNode } from './node.ts'
 import { ChatView } from './views/chat.tsx'
+import { ContactsView, VerificationPanel } from './views/contacts.tsx'
+import { IdentityView } from './views/identity.tsx'
 import { NetworkView } from './views/network.tsx'
 import type { NodeView } from './node.ts'
 
@@ -10,6 +12,8 @@ type Phase =
 
 const VIEWS = [
   { id: 'network', label: 'Network', hint: 'peer, relays, connections' },
+  { id: 'identity', label: 'Identity', hint: 'your keys, backup, restore' },
+  { id: 'contacts', label: 'Contacts', hint: 'verify people you know' },
   { id: 'chat', label: 'Chat', hint: 'talk to another peer' }
 ] as const
 type ViewId = (typeof VIEWS)[number]['id']
@@ -108,7 +112,10 @@ export function App() {
             </button>
           </div>
         )}
+        {node != null && <VerificationPanel node={node} />}
         {node != null && view != null && viewId === 'network' && <NetworkView view={view} />}
+        {node != null && viewId === 'identity' && <IdentityView node={node} />}
+        {node != null && viewId === 'contacts' && <ContactsView node={node} />}
         {node != null && view != null && viewId === 'chat' && (
           <ChatView node={node} view={view} current={chatPeer} setCurrent={setChatPeer} />
         )}

@@ -1,5 +1,19 @@
+import {
+  addDevice,
+  ContactBook,
+  exportBackup,
+  handleSas,
+  IDBByteStore,
+  IDBKeystore,
+  importBackup,
+  loadOrCreateIdentity,
+  startSas
+} from '@kith/identity'
 import { connectionKind, createKithPeer, createPersistentDatastore, RelayState } from '@kith/peer'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { Chat } from './chat.ts'
+import { Verifications } from './verification.ts'
+import type { Identity } from '@kith/identity'
 import type { DemoConfig } from './config.ts'
 import type { ConnectionKind, KithPeer, RelayStatus } from '@kith/peer'
 import type { Connection } from '@libp2p/interface'
@@ -23,6 +37,12 @@ export interface NodeView {
   reachable: boolean
 }
 
+function tabId(): string {
+  const tab = sessionStorage.getItem('kith-tab') ?? crypto.randomUUID().slice(0, 8)
+  sessionStorage.setItem('kith-tab', tab)
+  return tab
+}
+
 export const KIND_LABELS: Record<ConnectionKind, string> = {
   webrtc: 'WebRTC direct',
   relayed: 'Relayed (signaling only)',
@@ -38,28 +58,64 @@ export class DemoNode {
   private readonly relayIds: Set<string>
   private timer?: ReturnType<typeof setInterval>
 
+  readonly verifications: Verifications
+
   private constructor(
     readonly peer: KithPeer,
-    readonly config: DemoConfig
+    readonly config: DemoConfig,
+    readonly identity: Identity,
+    readonly contacts: ContactBook
   ) {
     this.relayIds = new Set(peer.services.relays.getRelays().map((r) => r.peerId))
     this.chat = new Chat(peer, (connection) => KIND_LABELS[connectionKind(connection)])
+    this.verifications = new Verifications(contacts, () => this.changed())
+  }
+
+  /** Where this tab keeps its identity: one keystore per tab, so two tabs are two people. */
+  static keystore(): IDBKeystore {
+    return new IDBKeystore(`kith-identity-${tabId()}`)
+  }
+
+  /** Restores a user from a backup into this tab, as a new device of that user; the page reloads after. */
+  static async restore(backup: Uint8Array, passphrase: string): Promise<void> {
+    const restored = await importBackup(backup, passphrase)
+    const identity =
+      restored.rootSecret != null ? await addDevice(restored, { deviceName: `browser ${tabId()}` }) : restored
+    const keystore = DemoNode.keystore()
+    await keystore.save(identity)
+    await keystore.close()
+  }
+
+  async exportBackup(passphrase: string): Promise<Uint8Array> {
+    return exportBackup(this.identity, passphrase)
+  }
+
+  /** Starts a SAS verification with another device. */
+  async verify(deviceId: string): Promise<void> {
+    const exchange = await startSas(this.peer, this.identity, peerIdFromString(deviceId))
+    this.verifications.add(exchange, 'out')
   }
 
   static async start(config: DemoConfig): Promise<DemoNode> {
-    // a datastore per tab keeps two tabs of one browser profile apart (two peers, as two people would be)
-    const tab = sessionStorage.getItem('kith-tab') ?? crypto.randomUUID().slice(0, 8)
-    sessionStorage.setItem('kith-tab', tab)
+    // everything per tab keeps two tabs of one browser profile apart (two peers, as two people would be)
+    const tab = tabId()
+    const keystore = DemoNode.keystore()
+    const identity = await loadOrCreateIdentity(keystore, { deviceName: `browser ${tab}` })
+    await keystore.close()
+    const contacts = await ContactBook.open(new IDBByteStore(`kith-contacts-${tab}`, 'contacts'))
     const datastore = await createPersistentDatastore(`kith-demo-${tab}`)
     const peer = await createKithPeer({
       appId: 'demo',
       relays: config.relays,
       datastore,
+      // the identity's device key is the peer's key: the device id is the peer id
+      privateKey: identity.device,
       // the demo runs against a relay on this machine or LAN
       allowPrivateAddresses: true
     })
-    const node = new DemoNode(peer, config)
+    const node = new DemoNode(peer, config, identity, contacts)
     await node.chat.start()
+    await handleSas(peer, identity, { onExchange: (exchange) => node.verifications.add(exchange, 'in') })
     const changed = (): void => node.changed()
     for (const event of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
       peer.addEventListener(event, changed)

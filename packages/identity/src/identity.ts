@@ -74,6 +74,36 @@ export async function createIdentity(init: CreateIdentityInit = {}): Promise<Ide
   }
 }
 
+/**
+ * A new device for the user of `identity` (which must hold the root secret): a new device key and encryption key,
+ * certified by the same root. Restoring a backup on another browser uses this, so two devices never share a key.
+ */
+export async function addDevice(identity: Identity, init: CreateIdentityInit = {}): Promise<Identity> {
+  if (identity.rootSecret == null) {
+    throw new InvalidParametersError('only a device holding the root key can certify another device')
+  }
+  const deviceName = init.deviceName ?? 'device'
+  if (deviceName.length > MAX_DEVICE_NAME_LENGTH) {
+    throw new InvalidParametersError(`a device name has at most ${MAX_DEVICE_NAME_LENGTH} characters`)
+  }
+  const device = init.device ?? (await generateKeyPair('Ed25519'))
+  const encSecret = x25519.utils.randomSecretKey()
+  const encPublic = x25519.getPublicKey(encSecret)
+  return {
+    device,
+    deviceId: peerIdFromPrivateKey(device),
+    deviceName,
+    user: identity.user,
+    rootSecret: identity.rootSecret,
+    certificate: certifyDevice(identity.rootSecret, device.publicKey.raw, deviceName),
+    encryption: {
+      secretKey: encSecret,
+      publicKey: encPublic,
+      certificate: certifyEncryptionKey(deviceSecret(device), encPublic)
+    }
+  }
+}
+
 /** Signs `body` as this user through this device: what `verify` reads back. */
 export function signAs(identity: Identity, type: string, body: unknown, at = Date.now()): Uint8Array {
   return statementToBytes(

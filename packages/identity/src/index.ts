@@ -11,6 +11,7 @@ export { verify, RevocationList } from './verify.ts'
 export type { DeviceStatus, Verified, VerifyOptions } from './verify.ts'
 export {
   createIdentity,
+  addDevice,
   signAs,
   userIdFromRoot,
   deviceSecret,

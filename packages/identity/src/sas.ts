@@ -30,6 +30,8 @@ export interface SasPeer {
   user: Uint8Array
   deviceId: PeerId
   deviceName: string
+  /** The device certificate it presented, for `ContactBook.observe`. */
+  certificate: Uint8Array
 }
 
 /** The short code both people compare. */
@@ -87,7 +89,7 @@ function peerFrom(
   if (remote != null && !remote.equals(deviceId)) {
     throw new UncertifiedDeviceError('the certificate is for another device than the one connected')
   }
-  return { user: cert.user, deviceId, deviceName: cert.name, device: cert.device }
+  return { user: cert.user, deviceId, deviceName: cert.name, device: cert.device, certificate: certBytes }
 }
 
 interface Transcript {

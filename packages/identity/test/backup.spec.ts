@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  addDevice,
   createIdentity,
   decode,
   encode,
@@ -88,5 +89,17 @@ describe('identity backups', () => {
     await expect(exportBackup(await createIdentity(), 'short', FAST)).rejects.toMatchObject({
       name: InvalidParametersError.name
     })
+  })
+})
+
+describe('restoring on another device', () => {
+  it('should give the restored user a new device key certified by the same root', async () => {
+    const original = await createIdentity({ deviceName: 'laptop' })
+    const restored = await addDevice(await importBackup(await exportBackup(original, PASS, FAST), PASS), {
+      deviceName: 'new browser'
+    })
+    expect(restored.user).toEqual(original.user)
+    expect(restored.deviceId.equals(original.deviceId)).toBe(false)
+    expect(verify(signAs(restored, 'note', 1), { type: 'note' }).deviceName).toBe('new browser')
   })
 })
