@@ -9,6 +9,7 @@ import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { measureIdentity } from '../src/identity-ops.ts'
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { byteStream } from '@libp2p/utils'
@@ -256,6 +257,7 @@ async function rawThroughput(bytes: number): Promise<number> {
 
 Object.assign(window, {
   bench: {
+    measureIdentity,
     start,
     startPlain,
     dialPlain,

@@ -11,7 +11,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CHROMIUM_ARGS, chromiumPath, serveStatic, startRelayProcess } from '@kith/devtools'
 import { chromium } from 'playwright-core'
+import { measureIdentity } from './identity-ops.ts'
 import { fixed, summarize, table } from './stats.ts'
+import type { IdentityOps } from './identity-ops.ts'
 import type { Summary } from './stats.ts'
 import type { Page } from 'playwright-core'
 
@@ -22,6 +24,7 @@ const PAGE_DIST = fileURLToPath(new URL('../dist', import.meta.url))
 const RESULTS = fileURLToPath(new URL('../results', import.meta.url))
 
 interface Bench {
+  measureIdentity(windowMs?: number): Promise<IdentityOps>
   start(relays: string[]): Promise<string>
   startPlain(relays: string[]): Promise<string>
   dialPlain(addr: string): Promise<{ ok: boolean; ms: number; kind?: string; error?: string }>
@@ -136,6 +139,11 @@ async function main(): Promise<void> {
       rawMs.push(await a('rawThroughput', bytes))
     }
     process.stderr.write('\n')
+    progress('identity: browser and Node…')
+    const identityBrowser = await b('measureIdentity', 1_000)
+    const identityNode = await measureIdentity(1_000)
+    process.stderr.write('\n')
+
     const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000)
     const tputKith = summarize(kithMs.map(mbps))
     const tputRaw = summarize(rawMs.map(mbps))
@@ -146,7 +154,8 @@ async function main(): Promise<void> {
       connect: { dials: DIALS, failed: DIALS - connected.length, notDirect, errors, ms: connect },
       connectPlain: { dials: DIALS, failed: plainFailed, ms: plainConnect },
       echo: { count: ECHOES, bytes: 32, kith: echoKith, raw: echoRaw },
-      throughput: { mib: MIB, rounds: 3, kithMBps: tputKith, rawMBps: tputRaw }
+      throughput: { mib: MIB, rounds: 3, kithMBps: tputKith, rawMBps: tputRaw },
+      identity: { browser: identityBrowser, node: identityNode }
     }
     if (debug != null) {
       await writeFile(join(RESULTS, 'debug-a.log'), logs[0]?.join('\n') ?? '')
@@ -171,7 +180,20 @@ function render(r: {
   connectPlain: { dials: number; failed: number; ms: Summary }
   echo: { count: number; kith: Summary; raw: Summary }
   throughput: { mib: number; kithMBps: Summary; rawMBps: Summary }
+  identity: { browser: IdentityOps; node: IdentityOps }
 }): string {
+  const per = (ops: IdentityOps): string[] => [
+    `sign ${ops.signPerSecond.toLocaleString('en')}/s · verify ${ops.verifyPerSecond.toLocaleString('en')}/s`,
+    `raw Ed25519: sign ${ops.rawSignPerSecond.toLocaleString('en')}/s · verify ${ops.rawVerifyPerSecond.toLocaleString('en')}/s`,
+    `backup export ${fixed(ops.backupExportMs, 0)} ms · import ${fixed(ops.backupImportMs, 0)} ms`
+  ]
+  const identityTable = table(
+    ['@kith/identity', 'Kith statements', 'anchor', 'backup (scrypt N=2^17)'],
+    [
+      ['browser (Chromium)', ...per(r.identity.browser)],
+      ['Node', ...per(r.identity.node)]
+    ]
+  )
   const ratio = r.throughput.kithMBps.median / r.throughput.rawMBps.median
   return [
     `### Browser to browser through a relay (Chromium, loopback, medians)`,
@@ -198,7 +220,11 @@ function render(r: {
           `≥ 0.9× raw: ${ratio >= 0.9 ? 'yes' : 'no'} (${fixed(ratio, 2)}×)`
         ]
       ]
-    )
+    ),
+    '',
+    `### Identity: signing, verification, backups (target: browser backup import < 2 s)`,
+    '',
+    identityTable
   ].join('\n')
 }
 

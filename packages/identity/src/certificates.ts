@@ -1,5 +1,6 @@
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { equals } from 'uint8arrays/equals'
+import { toString } from 'uint8arrays/to-string'
 import { DEVICE_CERT_TYPE, DEVICE_REVOKE_TYPE, ENC_KEY_TYPE, MAX_DEVICE_NAME_LENGTH } from './constants.ts'
 import { read } from './encoding.ts'
 import { InvalidParametersError, UncertifiedDeviceError, WrongTypeError } from './errors.ts'
@@ -57,8 +58,25 @@ export function certifyEncryptionKey(deviceSecret: Uint8Array, key: Uint8Array, 
   return createStatement(deviceSecret, ENC_KEY_TYPE, { device, key, at })
 }
 
+/**
+ * Certificates already checked, keyed by their exact signer, payload and signature: the same bytes always give the
+ * same answer, so a peer verifying many statements from one device checks its certificate once. Bounded, oldest out.
+ */
+const checked = new Map<string, DeviceCertificate>()
+const MAX_CHECKED_CERTIFICATES = 1_024
+
 /** Checks a device certificate completely (type, shape, issuer = the user inside, signature) and reads it. */
 export function readDeviceCertificate(statement: Statement): DeviceCertificate {
+  const key = `${statement.t}|${toString(statement.s, 'base64')}|${toString(statement.p, 'base64')}|${toString(statement.g, 'base64')}`
+  const known = checked.get(key)
+  if (known != null) return { ...known }
+  const cert = checkDeviceCertificate(statement)
+  if (checked.size >= MAX_CHECKED_CERTIFICATES) checked.delete(checked.keys().next().value as string)
+  checked.set(key, cert)
+  return { ...cert }
+}
+
+function checkDeviceCertificate(statement: Statement): DeviceCertificate {
   if (statement.t !== DEVICE_CERT_TYPE)
     throw new UncertifiedDeviceError(`expected a ${DEVICE_CERT_TYPE}, got ${statement.t}`)
   const payload = payloadOf(statement)

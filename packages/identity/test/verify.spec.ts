@@ -210,3 +210,20 @@ describe('verify', () => {
     )
   })
 })
+
+describe('verify, many times over', () => {
+  it('should still refuse a tampered certificate after the genuine one was verified', async () => {
+    const bob = await createIdentity({ deviceName: 'bob' })
+    const signed = signAs(bob, 'note', 1)
+    expect(verify(signed, { type: 'note' }).deviceName).toBe('bob')
+    const statement = statementFromBytes(signed)
+    const cert = { ...statement.c! }
+    cert.p = encode({ ...(decode(cert.p, 1024) as object), name: 'not bob' })
+    statement.c = cert
+    expect(() => verify(statementToBytes(statement), { type: 'note' })).toThrow(
+      errorNamed(UncertifiedDeviceError.name)
+    )
+    // and the genuine one keeps verifying
+    expect(verify(signed, { type: 'note' }).deviceName).toBe('bob')
+  })
+})
