@@ -51,27 +51,7 @@ export function deviceSecret(device: PrivateKey): Uint8Array {
 
 /** A new user on this device: a new root key that certifies the device key and its encryption key. */
 export async function createIdentity(init: CreateIdentityInit = {}): Promise<Identity> {
-  const deviceName = init.deviceName ?? 'device'
-  if (deviceName.length > MAX_DEVICE_NAME_LENGTH) {
-    throw new InvalidParametersError(`a device name has at most ${MAX_DEVICE_NAME_LENGTH} characters`)
-  }
-  const device = init.device ?? (await generateKeyPair('Ed25519'))
-  const rootSecret = ed25519.utils.randomSecretKey()
-  const encSecret = x25519.utils.randomSecretKey()
-  const encPublic = x25519.getPublicKey(encSecret)
-  return {
-    device,
-    deviceId: peerIdFromPrivateKey(device),
-    deviceName,
-    user: ed25519.getPublicKey(rootSecret),
-    rootSecret,
-    certificate: certifyDevice(rootSecret, device.publicKey.raw, deviceName),
-    encryption: {
-      secretKey: encSecret,
-      publicKey: encPublic,
-      certificate: certifyEncryptionKey(deviceSecret(device), encPublic)
-    }
-  }
+  return deviceFor(ed25519.utils.randomSecretKey(), init)
 }
 
 /**
@@ -82,6 +62,10 @@ export async function addDevice(identity: Identity, init: CreateIdentityInit = {
   if (identity.rootSecret == null) {
     throw new InvalidParametersError('only a device holding the root key can certify another device')
   }
+  return deviceFor(identity.rootSecret, init)
+}
+
+async function deviceFor(rootSecret: Uint8Array, init: CreateIdentityInit): Promise<Identity> {
   const deviceName = init.deviceName ?? 'device'
   if (deviceName.length > MAX_DEVICE_NAME_LENGTH) {
     throw new InvalidParametersError(`a device name has at most ${MAX_DEVICE_NAME_LENGTH} characters`)
@@ -93,9 +77,9 @@ export async function addDevice(identity: Identity, init: CreateIdentityInit = {
     device,
     deviceId: peerIdFromPrivateKey(device),
     deviceName,
-    user: identity.user,
-    rootSecret: identity.rootSecret,
-    certificate: certifyDevice(identity.rootSecret, device.publicKey.raw, deviceName),
+    user: ed25519.getPublicKey(rootSecret),
+    rootSecret,
+    certificate: certifyDevice(rootSecret, device.publicKey.raw, deviceName),
     encryption: {
       secretKey: encSecret,
       publicKey: encPublic,
