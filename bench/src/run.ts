@@ -163,7 +163,7 @@ async function main(): Promise<void> {
     }
     const markdown = render(result)
     await mkdir(RESULTS, { recursive: true })
-    await writeFile(join(RESULTS, 'peer.json'), JSON.stringify(result, null, 2) + '\n')
+    await writeFile(join(RESULTS, 'latest.json'), JSON.stringify(result, null, 2) + '\n')
     await writeFile(join(RESULTS, 'latest.md'), markdown + '\n')
     process.stdout.write('\n' + markdown + '\n')
     if (errors.length > 0) process.stdout.write(`\nDial errors: ${errors.join('; ')}\n`)

@@ -1,5 +1,5 @@
 export { serveStatic } from './serve-static.ts'
 export type { ServeStaticInit, StaticServer } from './serve-static.ts'
-export { startRelayProcess } from './relay-process.ts'
+export { startRelayProcess, TempRelay } from './relay-process.ts'
 export type { RelayProcess, RelayProcessInit } from './relay-process.ts'
 export { CHROMIUM_ARGS, ChromiumNotFoundError, chromiumPath } from './chromium.ts'

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { createInterface } from 'node:readline'
 
@@ -88,5 +91,38 @@ export async function startRelayProcess(init: RelayProcessInit): Promise<RelayPr
       if (child.exitCode == null && child.signalCode == null) child.kill(signal)
       await exited
     }
+  }
+}
+
+/** A `kith-relay` process with its own key in a temporary folder, restartable at the same address. */
+export class TempRelay {
+  private constructor(
+    private readonly dir: string,
+    public process: RelayProcess
+  ) {}
+
+  static async start(args: string[] = []): Promise<TempRelay> {
+    const dir = await mkdtemp(join(tmpdir(), 'kith-relay-'))
+    return new TempRelay(dir, await startRelayProcess({ keyFile: join(dir, 'relay.key'), args }))
+  }
+
+  /** Its first WebSockets address, with `/p2p/…`. */
+  get addr(): string {
+    const addr = this.process.multiaddrs[0]
+    if (addr == null) throw new TypeError('relay has no address')
+    return addr
+  }
+
+  /** A relay again with the same key and port: the address every peer was configured with. */
+  async restart(): Promise<void> {
+    this.process = await startRelayProcess({
+      keyFile: join(this.dir, 'relay.key'),
+      wsPort: this.process.wsPort
+    })
+  }
+
+  async stop(): Promise<void> {
+    await this.process.kill('SIGKILL')
+    await rm(this.dir, { recursive: true, force: true })
   }
 }
