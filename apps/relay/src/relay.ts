@@ -1,6 +1,13 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { DHT_PROTOCOL, PROTOCOL_PREFIX } from '@kith/peer'
+import { DISCOVERY_NAMESPACE, discoveryNamespace } from '@kith/identity'
+import {
+  DHT_DATASTORE_PREFIX,
+  DHT_PROTOCOL,
+  dhtRecordRules,
+  mergingDatastore,
+  PROTOCOL_PREFIX
+} from '@kith/peer'
 import { autoNAT } from '@libp2p/autonat'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
@@ -11,6 +18,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
+import { MemoryDatastore } from 'datastore-core'
 import { createLibp2p } from 'libp2p'
 import { pino } from 'pino'
 import { Gauge, Registry } from 'prom-client'
@@ -19,6 +27,7 @@ import { AddressInUseError } from './errors.ts'
 import { startHttp } from './http.ts'
 import { loadOrCreateKey } from './key-file.ts'
 import type { RelayConfig } from './config.ts'
+import type { DhtNamespaces } from '@kith/peer'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -29,6 +38,11 @@ export interface RelayInit extends Partial<RelayConfig> {
   privateKey?: PrivateKey
   /** A pino logger. @default JSON to stdout at `logLevel` */
   logger?: Logger
+  /**
+   * DHT record namespaces the relay validates and stores, on top of `@kith/identity`'s discovery claims
+   * (`/kith-claim/…`), which every Kith relay serves.
+   */
+  dhtNamespaces?: DhtNamespaces
 }
 
 export interface RelayServices {
@@ -75,11 +89,13 @@ export async function startRelay(init: RelayInit = {}): Promise<Relay> {
     )
   }
 
+  const namespaces: DhtNamespaces = { [DISCOVERY_NAMESPACE]: discoveryNamespace(), ...init.dhtNamespaces }
   const registry = new Registry()
   let node: Libp2p<RelayServices>
   try {
     node = await createLibp2p({
       privateKey,
+      datastore: mergingDatastore(new MemoryDatastore(), namespaces),
       addresses: { listen: config.listen, announce: config.announce },
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
@@ -98,8 +114,9 @@ export async function startRelay(init: RelayInit = {}): Promise<Relay> {
           clientMode: false,
           peerInfoMapper: config.allowPrivateAddresses ? passthroughMapper : removePrivateAddressesMapper,
           logPrefix: 'kith:dht',
-          datastorePrefix: '/kith/dht',
-          metricsPrefix: 'kith_dht'
+          datastorePrefix: DHT_DATASTORE_PREFIX,
+          metricsPrefix: 'kith_dht',
+          ...dhtRecordRules(namespaces)
         }),
         relay: circuitRelayServer({
           reservations: {

@@ -146,3 +146,21 @@ export class UnknownContactError extends Error {
     this.name = 'UnknownContactError'
   }
 }
+
+/** A discovery claim or record that does not hold: bad signature, wrong identifier, expired, malformed, too big. */
+export class InvalidClaimError extends Error {
+  static override name = 'InvalidClaimError'
+  constructor(message = 'Invalid discovery claim', options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'InvalidClaimError'
+  }
+}
+
+/** A discovery lookup or publish that could not reach the DHT (no peers, timeout, every server refused). */
+export class DiscoveryError extends Error {
+  static override name = 'DiscoveryError'
+  constructor(message = 'Discovery failed', options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'DiscoveryError'
+  }
+}

@@ -46,6 +46,31 @@ export {
 export type { SasHandlers, SasOptions } from './sas-protocol.ts'
 export { ContactBook, VerificationMethod } from './contacts.ts'
 export type { Contact, ContactDevice } from './contacts.ts'
+export {
+  Discovery,
+  discoveryHash,
+  discoveryKey,
+  discoveryNamespace,
+  normalizeIdentifier,
+  createClaim,
+  readClaim,
+  readClaimRecord,
+  encodeClaimRecord,
+  mergeClaimRecords
+} from './discovery.ts'
+export type {
+  ClaimDevice,
+  CreateClaimOptions,
+  DhtEvent,
+  DiscoveryClaim,
+  DiscoveryDht,
+  DiscoveryInit,
+  LookupOptions,
+  LookupResult,
+  PublishOptions,
+  PublishResult,
+  ReadClaimOptions
+} from './discovery.ts'
 export { exportBackup, importBackup } from './backup.ts'
 export type { BackupOptions } from './backup.ts'
 export { loadOrCreateIdentity, MemoryKeystore, FileKeystore, IDBKeystore } from './keystore.ts'

@@ -42,6 +42,25 @@ describe('when the relay or a peer goes away', () => {
     expect(link.status).toBe('open')
   })
 
+  it('should hold a reservation on every configured relay, and be reachable through each', async () => {
+    const first = await RelayFixture.start()
+    const second = await RelayFixture.start()
+    relays.push(first, second)
+    const many = await startPeer({ relays: [first.addr, second.addr], listen: ['/webrtc'] })
+    const onFirst = await startPeer({ relays: [first.addr], listen: ['/webrtc'] })
+    const onSecond = await startPeer({ relays: [second.addr], listen: ['/webrtc'] })
+    peers.push(many, onFirst, onSecond)
+    await until(
+      many,
+      () => many.services.relays.getRelays().every((r) => r.state === RelayState.Reserved),
+      15_000,
+      'reservations on both relays'
+    )
+    await Promise.all([reserved(onFirst), reserved(onSecond)])
+    expect(await echo(onFirst, many.peerId, 'via first')).toBe('via first')
+    expect(await echo(onSecond, many.peerId, 'via second')).toBe('via second')
+  })
+
   it('should notice a peer that vanished without a word within seconds', async () => {
     const relay = await RelayFixture.start()
     relays.push(relay)

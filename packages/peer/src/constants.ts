@@ -1,6 +1,9 @@
 /** The private DHT protocol: Kith peers never join the public IPFS DHT. */
 export const DHT_PROTOCOL = '/kith/kad/1.0.0'
 
+/** Where the DHT keeps its records and provider lists in a peer's datastore. */
+export const DHT_DATASTORE_PREFIX = '/kith/dht'
+
 /** Prefix for libp2p's own protocols (ping, identify) so they read `/kith/ping/1.0.0`. */
 export const PROTOCOL_PREFIX = 'kith'
 
@@ -18,6 +21,13 @@ export const DEFAULT_RELAY_RETRY_MAX_MS = 30_000
 
 /** How long one attempt to reach a relay and reserve a slot on it may take. */
 export const DEFAULT_RELAY_RESERVE_TIMEOUT_MS = 10_000
+
+/**
+ * Reservations circuit-relay-v2 makes at once. Its default (1) left every relay after the first unreserved for as
+ * long as the peer ran (measured with two relays: the second stayed "connecting"), so a peer configured with
+ * several relays was reachable through one only.
+ */
+export const RESERVATION_CONCURRENCY = 8
 
 /** A whole dial, across every retry. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 20_000

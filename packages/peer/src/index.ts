@@ -14,6 +14,7 @@
  * ```
  */
 
+import type { DhtNamespaces } from './dht-records.ts'
 import type { RelayManager } from './relays.ts'
 import type { ComponentLogger, Libp2p, PrivateKey, ServiceMap } from '@libp2p/interface'
 import type { Identify } from '@libp2p/identify'
@@ -25,6 +26,8 @@ import type { ServiceFactoryMap } from 'libp2p'
 export { createKithPeer, loadOrCreatePrivateKey } from './peer.ts'
 export { createPersistentDatastore } from './datastore.ts'
 export type { PersistentDatastore } from './datastore.ts'
+export { dhtRecordRules, mergingDatastore, namespaceOf } from './dht-records.ts'
+export type { DhtNamespace, DhtNamespaces } from './dht-records.ts'
 export { protocolId, type ProtocolId } from './protocol.ts'
 export { connectionKind, isDirect, ConnectionKind } from './connections.ts'
 export { RelayState } from './relays.ts'
@@ -91,6 +94,15 @@ export interface KithPeerInit<S extends ServiceMap = Record<string, unknown>> {
 
   /** Addresses to announce instead of the listen addresses. @default [] */
   announce?: string[]
+
+  /**
+   * Rules for DHT record namespaces (`/<namespace>/…` keys): how a record is validated, which of several is best,
+   * and how a server merges a new one with the one it holds. A record in a namespace without rules is refused.
+   * `@kith/identity`'s discovery records need `{ [DISCOVERY_NAMESPACE]: discoveryNamespace() }`.
+   *
+   * @default {}
+   */
+  dhtNamespaces?: DhtNamespaces
 
   /** Answer DHT queries for others. Only for peers with dialable, public addresses. @default false */
   dhtServer?: boolean

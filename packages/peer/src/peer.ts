@@ -4,6 +4,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
+import { MemoryDatastore } from 'datastore-core'
 import { Key } from 'interface-datastore'
 import { createLibp2p } from 'libp2p'
 import {
@@ -19,10 +20,12 @@ import {
   DEFAULT_RELAY_RESERVE_TIMEOUT_MS,
   DEFAULT_RELAY_RETRY_MAX_MS,
   DEFAULT_RELAY_RETRY_MIN_MS,
+  DHT_DATASTORE_PREFIX,
   DHT_PROTOCOL,
   PRIVATE_KEY_DATASTORE_KEY,
   PROTOCOL_PREFIX
 } from './constants.ts'
+import { dhtRecordRules, mergingDatastore } from './dht-records.ts'
 import { InvalidParametersError } from './errors.ts'
 import { assertName } from './protocol.ts'
 import { relayManager } from './relays.ts'
@@ -126,8 +129,13 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
   init: KithPeerInit<S> = {}
 ): Promise<KithPeer<S>> {
   const config = resolveInit(init)
+  const namespaces = init.dhtNamespaces ?? {}
+  const datastore =
+    Object.keys(namespaces).length > 0
+      ? mergingDatastore(init.datastore ?? new MemoryDatastore(), namespaces)
+      : init.datastore
   const privateKey =
-    init.privateKey ?? (init.datastore != null ? await loadOrCreatePrivateKey(init.datastore) : undefined)
+    init.privateKey ?? (datastore != null ? await loadOrCreatePrivateKey(datastore) : undefined)
   const { transports, listen } = createTransports({
     iceServers: config.iceServers,
     listen: init.listen,
@@ -142,7 +150,7 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
   const node = await createLibp2p({
     start: init.start ?? true,
     privateKey,
-    datastore: init.datastore,
+    datastore,
     logger: init.logger,
     addresses: { listen, announce: init.announce ?? [] },
     transports,
@@ -171,8 +179,9 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
         clientMode: !config.dhtServer,
         peerInfoMapper: config.allowPrivateAddresses ? passthroughMapper : removePrivateAddressesMapper,
         logPrefix: 'kith:dht',
-        datastorePrefix: '/kith/dht',
-        metricsPrefix: 'kith_dht'
+        datastorePrefix: DHT_DATASTORE_PREFIX,
+        metricsPrefix: 'kith_dht',
+        ...dhtRecordRules(namespaces)
       }),
       relays: relayManager({
         relays: config.relays,

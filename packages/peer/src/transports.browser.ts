@@ -1,3 +1,4 @@
+import { RESERVATION_CONCURRENCY } from './constants.ts'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { webSockets } from '@libp2p/websockets'
 import { reliableWebRTC } from './reliable-dial.ts'
@@ -37,7 +38,10 @@ export function createTransports(options: TransportOptions): TransportSetup {
         { rtcConfiguration: { iceServers: options.iceServers }, dataChannel: DATA_CHANNEL },
         options.dial
       ),
-      circuitRelayTransport({ reservationCompletionTimeout: options.reserveTimeoutMs })
+      circuitRelayTransport({
+        reservationCompletionTimeout: options.reserveTimeoutMs,
+        reservationConcurrency: RESERVATION_CONCURRENCY
+      })
     ],
     listen: options.listen ?? ['/webrtc']
   }

@@ -1,3 +1,4 @@
+import { RESERVATION_CONCURRENCY } from './constants.ts'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
@@ -18,7 +19,10 @@ export function createTransports(options: TransportOptions): TransportSetup {
         { rtcConfiguration: { iceServers: options.iceServers }, dataChannel: DATA_CHANNEL },
         options.dial
       ),
-      circuitRelayTransport({ reservationCompletionTimeout: options.reserveTimeoutMs })
+      circuitRelayTransport({
+        reservationCompletionTimeout: options.reserveTimeoutMs,
+        reservationConcurrency: RESERVATION_CONCURRENCY
+      })
     ],
     listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws', '/webrtc']
   }
