@@ -11,8 +11,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CHROMIUM_ARGS, chromiumPath, serveStatic, startRelayProcess } from '@kith/devtools'
 import { chromium } from 'playwright-core'
+import { measureDiscovery } from './discovery.ts'
 import { measureIdentity } from './identity-ops.ts'
 import { fixed, summarize, table } from './stats.ts'
+import type { DiscoveryFigures } from './discovery.ts'
 import type { IdentityOps } from './identity-ops.ts'
 import type { Summary } from './stats.ts'
 import type { Page } from 'playwright-core'
@@ -20,6 +22,8 @@ import type { Page } from 'playwright-core'
 const DIALS = Number(process.env.BENCH_DIALS ?? 100)
 const ECHOES = Number(process.env.BENCH_ECHOES ?? 300)
 const MIB = Number(process.env.BENCH_MIB ?? 64)
+const DHT_PEERS = Number(process.env.BENCH_DHT_PEERS ?? 30)
+const LOOKUPS = Number(process.env.BENCH_LOOKUPS ?? 40)
 const PAGE_DIST = fileURLToPath(new URL('../dist', import.meta.url))
 const RESULTS = fileURLToPath(new URL('../results', import.meta.url))
 
@@ -143,6 +147,8 @@ async function main(): Promise<void> {
     const identityBrowser = await b('measureIdentity', 1_000)
     const identityNode = await measureIdentity(1_000)
     process.stderr.write('\n')
+    const discovery = await measureDiscovery(dir, { peers: DHT_PEERS, lookups: LOOKUPS, progress })
+    process.stderr.write('\n')
 
     const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000)
     const tputKith = summarize(kithMs.map(mbps))
@@ -155,7 +161,8 @@ async function main(): Promise<void> {
       connectPlain: { dials: DIALS, failed: plainFailed, ms: plainConnect },
       echo: { count: ECHOES, bytes: 32, kith: echoKith, raw: echoRaw },
       throughput: { mib: MIB, rounds: 3, kithMBps: tputKith, rawMBps: tputRaw },
-      identity: { browser: identityBrowser, node: identityNode }
+      identity: { browser: identityBrowser, node: identityNode },
+      discovery
     }
     if (debug != null) {
       await writeFile(join(RESULTS, 'debug-a.log'), logs[0]?.join('\n') ?? '')
@@ -181,7 +188,9 @@ function render(r: {
   echo: { count: number; kith: Summary; raw: Summary }
   throughput: { mib: number; kithMBps: Summary; rawMBps: Summary }
   identity: { browser: IdentityOps; node: IdentityOps }
+  discovery: DiscoveryFigures
 }): string {
+  const d = r.discovery
   const per = (ops: IdentityOps): string[] => [
     `sign ${ops.signPerSecond.toLocaleString('en')}/s · verify ${ops.verifyPerSecond.toLocaleString('en')}/s`,
     `raw Ed25519: sign ${ops.rawSignPerSecond.toLocaleString('en')}/s · verify ${ops.rawVerifyPerSecond.toLocaleString('en')}/s`,
@@ -224,7 +233,33 @@ function render(r: {
     '',
     `### Identity: signing, verification, backups (target: browser backup import < 2 s)`,
     '',
-    identityTable
+    identityTable,
+    '',
+    `### Discovery by identifier: ${d.peers} Node DHT peers + ${d.relays} relays, ${d.lookups} lookups (targets: median < 100 ms, hops ≤ ⌈log2 ${d.peers + d.relays}⌉ = ${d.hopBound})`,
+    '',
+    table(
+      ['measure', 'Kith discovery', "anchor: the same DHT's provider lookup", 'target'],
+      [
+        [
+          'lookup time',
+          `until 3 servers answered: min ${fixed(d.lookupMs.min)} / median ${fixed(d.lookupMs.median)} / p95 ${fixed(d.lookupMs.p95)} ms (first answer: median ${fixed(d.firstAnswerMs.median)} ms); found ${d.found}/${d.lookups}`,
+          `min ${fixed(d.providerMs.min)} / median ${fixed(d.providerMs.median)} / p95 ${fixed(d.providerMs.p95)} ms`,
+          `median < 100 ms: ${d.lookupMs.median < 100 ? 'yes' : 'no'}`
+        ],
+        [
+          'hops to the first record',
+          `median ${fixed(d.hops.median, 0)} · max ${fixed(d.hops.max, 0)}`,
+          '—',
+          `≤ ${d.hopBound}: ${d.hops.max <= d.hopBound ? 'yes' : 'no'}`
+        ],
+        [
+          'identifier hash (scrypt N=2^15, once per identifier)',
+          `median ${fixed(d.hashMs.median)} ms (Node, beside the swarm; ~160 ms idle)`,
+          '—',
+          'not part of the lookup'
+        ]
+      ]
+    )
   ].join('\n')
 }
 

@@ -363,6 +363,8 @@ export interface LookupResult {
    * server named, and so on. Undefined when no record was found.
    */
   hops: number | undefined
+  /** From the start of the lookup to the first valid record. Undefined when none was found. */
+  firstAnswerMs: number | undefined
   durationMs: number
 }
 
@@ -439,6 +441,7 @@ export class Discovery {
     let answers = 0
     let queried = 0
     let hops: number | undefined
+    let firstAnswerMs: number | undefined
     const absorb = (value: Uint8Array): boolean => {
       let found: DiscoveryClaim[]
       try {
@@ -466,6 +469,7 @@ export class Discovery {
           if (event.record != null && absorb(event.record.value)) {
             answers++
             hops ??= from
+            firstAnswerMs ??= performance.now() - started
             if (answers >= wanted) break
           }
         }
@@ -481,6 +485,7 @@ export class Discovery {
       answers,
       queried,
       hops,
+      firstAnswerMs,
       durationMs: performance.now() - started
     }
   }
