@@ -1,3 +1,5 @@
+import type { PairingErrorCode } from './pairing.ts'
+
 /** Bytes that are not the canonical DAG-CBOR encoding of the expected shape. */
 export class InvalidEncodingError extends Error {
   static override name = 'InvalidEncodingError'
@@ -162,5 +164,16 @@ export class DiscoveryError extends Error {
   constructor(message = 'Discovery failed', options?: ErrorOptions) {
     super(message, options)
     this.name = 'DiscoveryError'
+  }
+}
+
+/** Pairing a new device failed; `code` says why, the same on both devices. */
+export class PairingError extends Error {
+  static override name = 'PairingError'
+  readonly code: PairingErrorCode
+  constructor(code: PairingErrorCode, message = `Pairing failed: ${code}`, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'PairingError'
+    this.code = code
   }
 }

@@ -71,6 +71,27 @@ export type {
   PublishResult,
   ReadClaimOptions
 } from './discovery.ts'
+export {
+  DevicePairing,
+  pairWith,
+  requestPairing,
+  pairingLink,
+  readPairingLink,
+  PAIRING_PROTOCOL,
+  PAIRING_FRAGMENT,
+  DEFAULT_PAIRING_TTL_MS,
+  DEFAULT_PAIRING_TIMEOUT_MS,
+  MAX_PAIRING_FAILURES
+} from './pairing.ts'
+export type {
+  CreateOfferOptions,
+  PairingErrorCode,
+  PairingHandlers,
+  PairingOffer,
+  PairingRequest,
+  PairingResult,
+  PairOptions
+} from './pairing.ts'
 export { exportBackup, importBackup } from './backup.ts'
 export type { BackupOptions } from './backup.ts'
 export { loadOrCreateIdentity, MemoryKeystore, FileKeystore, IDBKeystore } from './keystore.ts'

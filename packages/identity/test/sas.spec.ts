@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
   createIdentity,
-  decode,
-  encode,
   initiateSas,
   respondSas,
   SasCancelledError,
@@ -10,39 +8,8 @@ import {
   SasProtocolError,
   UncertifiedDeviceError
 } from '../src/index.ts'
-import type { Identity, SasChannel, SasExchange } from '../src/index.ts'
-
-/** A queue of messages one way. */
-class Pipe {
-  private readonly queue: Uint8Array[] = []
-  private waiting?: (bytes: Uint8Array) => void
-  push(bytes: Uint8Array): void {
-    if (this.waiting != null) {
-      const wake = this.waiting
-      this.waiting = undefined
-      wake(bytes)
-    } else this.queue.push(bytes)
-  }
-  async pull(): Promise<Uint8Array> {
-    const next = this.queue.shift()
-    if (next != null) return next
-    return new Promise((resolve) => (this.waiting = resolve))
-  }
-}
-
-/** Two connected channels; `tamper` may rewrite what the initiator sends and what the responder sends. */
-function channels(
-  tamper: { toResponder?: (m: any) => any; toInitiator?: (m: any) => any } = {}
-): [SasChannel, SasChannel] {
-  const ab = new Pipe()
-  const ba = new Pipe()
-  const rewrite = (f: ((m: any) => any) | undefined, bytes: Uint8Array): Uint8Array =>
-    f == null ? bytes : encode(f(decode(bytes, 1 << 16)))
-  return [
-    { read: async () => ba.pull(), write: (b) => Promise.resolve(ab.push(rewrite(tamper.toResponder, b))) },
-    { read: async () => ab.pull(), write: (b) => Promise.resolve(ba.push(rewrite(tamper.toInitiator, b))) }
-  ]
-}
+import { channels } from './channels.ts'
+import type { Identity, SasExchange } from '../src/index.ts'
 
 const codeOf = (e: { emoji: { emoji: string }[]; decimal: number[] }): string =>
   `${e.emoji.map((x) => x.emoji).join('')} ${e.decimal.join('-')}`
