@@ -97,4 +97,51 @@ test.describe('identities in the browser', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  test('should pair a second browser as the same user by link, and let a friend find both devices by email', async ({
+    browser
+  }) => {
+    const alice = await Person.open(browser, stack, 'alice')
+    const bob = await Person.open(browser, stack, 'bob')
+    const mallory = await Person.open(browser, stack, 'mallory')
+    people.push(alice, bob, mallory)
+
+    await alice.page.getByTestId('nav-identity').click()
+    const aliceUser = (await alice.page.getByTestId('user-id').textContent()) ?? ''
+    await alice.page.getByTestId('pair-start').click()
+    const link = (await alice.page.getByTestId('pair-link').textContent()) ?? ''
+    expect(link).toContain('#kith-pair=')
+
+    // the laptop opens the link: the fragment is read, then removed from the address bar
+    const laptop = await Person.open(browser, stack, 'laptop', link)
+    people.push(laptop)
+    expect(new URL(laptop.page.url()).hash).toBe('#identity')
+    await laptop.page.getByTestId('pair-name').fill('laptop')
+    await laptop.page.getByTestId('pair-join').click()
+    await expect(alice.page.getByTestId('pair-approval')).toContainText('laptop')
+    await Promise.all([laptop.page.waitForEvent('load'), alice.page.getByTestId('pair-allow').click()])
+    await expect(alice.page.getByTestId('pair-done')).toContainText('laptop')
+    await laptop.page.getByTestId('nav-identity').click()
+    await expect(laptop.page.getByTestId('user-id')).toHaveText(aliceUser)
+    await expect(alice.page.getByTestId('device-row')).toHaveCount(2)
+
+    // Alice publishes her address; Bob finds her, with both devices
+    await alice.page.getByTestId('publish-email').fill('alice@example.com')
+    await alice.page.getByTestId('publish').click()
+    await expect(alice.page.getByTestId('publish-status')).toContainText('Published')
+    await bob.page.getByTestId('nav-contacts').click()
+    await bob.page.getByTestId('find-email').fill('Alice@Example.com')
+    await bob.page.getByTestId('find').click()
+    await expect(bob.page.getByTestId('find-result')).toHaveCount(1)
+    await expect(bob.page.getByTestId('find-result')).toContainText('laptop')
+
+    // Mallory claims the same address: Bob now sees two claimants, never only Mallory
+    await mallory.page.getByTestId('nav-identity').click()
+    await mallory.page.getByTestId('publish-email').fill('alice@example.com')
+    await mallory.page.getByTestId('publish').click()
+    await expect(mallory.page.getByTestId('publish-status')).toContainText('Published')
+    await bob.page.getByTestId('find').click()
+    await expect(bob.page.getByTestId('find-result')).toHaveCount(2)
+    await expect(bob.page.getByTestId('find-results')).toContainText(aliceUser.slice(0, 10))
+  })
 })

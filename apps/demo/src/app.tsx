@@ -1,22 +1,46 @@
+import { PAIRING_FRAGMENT, readPairingLink } from '@kith/identity'
 import { useEffect, useState } from 'preact/hooks'
 import { loadConfig } from './config.ts'
 import { DemoNode } from './node.ts'
 import { ChatView } from './views/chat.tsx'
-import { ContactsView, VerificationPanel } from './views/contacts.tsx'
+import { CONTACT_FRAGMENT, ContactsView, VerificationPanel } from './views/contacts.tsx'
 import { IdentityView } from './views/identity.tsx'
 import { NetworkView } from './views/network.tsx'
+import { PairView } from './views/pair.tsx'
 import type { NodeView } from './node.ts'
+import type { PairingOffer } from '@kith/identity'
 
 type Phase =
   { name: 'loading'; step: string } | { name: 'ready'; node: DemoNode } | { name: 'failed'; error: string }
 
 const VIEWS = [
   { id: 'network', label: 'Network', hint: 'peer, relays, connections' },
-  { id: 'identity', label: 'Identity', hint: 'your keys, backup, restore' },
+  { id: 'identity', label: 'Identity', hint: 'your keys, devices, backup' },
   { id: 'contacts', label: 'Contacts', hint: 'verify people you know' },
   { id: 'chat', label: 'Chat', hint: 'talk to another peer' }
 ] as const
 type ViewId = (typeof VIEWS)[number]['id']
+
+/**
+ * A link this page was opened with (`#kith-pair=…` or `#kith-contact=…`), read once and then removed from the
+ * address bar: the fragment never reaches a server, and it should not stay in history either.
+ */
+function takeLink(): { pair?: { offer?: PairingOffer; error?: string }; contact?: string } {
+  const hash = location.hash.slice(1)
+  if (hash.startsWith(`${PAIRING_FRAGMENT}=`)) {
+    history.replaceState(null, '', `${location.pathname}${location.search}#identity`)
+    try {
+      return { pair: { offer: readPairingLink(hash) } }
+    } catch (err: unknown) {
+      return { pair: { error: (err as Error).message } }
+    }
+  }
+  if (hash.startsWith(`${CONTACT_FRAGMENT}=`)) {
+    history.replaceState(null, '', `${location.pathname}${location.search}#contacts`)
+    return { contact: hash.slice(CONTACT_FRAGMENT.length + 1) }
+  }
+  return {}
+}
 
 function useNodeView(node: DemoNode | undefined): NodeView | undefined {
   const [view, setView] = useState<NodeView | undefined>(node?.view())
@@ -29,6 +53,7 @@ function useNodeView(node: DemoNode | undefined): NodeView | undefined {
 }
 
 export function App() {
+  const [link, setLink] = useState(takeLink)
   const [phase, setPhase] = useState<Phase>({ name: 'loading', step: 'Reading the relay configuration…' })
   const [viewId, setViewId] = useState<ViewId>(() => (location.hash.slice(1) as ViewId) || 'network')
   const [chatPeer, setChatPeer] = useState<string | undefined>()
@@ -112,10 +137,13 @@ export function App() {
             </button>
           </div>
         )}
+        {node != null && link.pair != null && (
+          <PairView node={node} {...link.pair} dismiss={() => setLink({})} />
+        )}
         {node != null && <VerificationPanel node={node} />}
         {node != null && view != null && viewId === 'network' && <NetworkView view={view} />}
         {node != null && viewId === 'identity' && <IdentityView node={node} />}
-        {node != null && viewId === 'contacts' && <ContactsView node={node} />}
+        {node != null && viewId === 'contacts' && <ContactsView node={node} initialDevice={link.contact} />}
         {node != null && view != null && viewId === 'chat' && (
           <ChatView node={node} view={view} current={chatPeer} setCurrent={setChatPeer} />
         )}

@@ -1,19 +1,24 @@
 import {
   addDevice,
   ContactBook,
+  Discovery,
+  DISCOVERY_NAMESPACE,
+  discoveryNamespace,
   exportBackup,
   handleSas,
   IDBByteStore,
   IDBKeystore,
   importBackup,
   loadOrCreateIdentity,
+  pairWith,
   startSas
 } from '@kith/identity'
 import { connectionKind, createKithPeer, createPersistentDatastore, RelayState } from '@kith/peer'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { Chat } from './chat.ts'
+import { Devices } from './devices.ts'
 import { Verifications } from './verification.ts'
-import type { Identity } from '@kith/identity'
+import type { Identity, LookupResult, PairingOffer, PublishResult } from '@kith/identity'
 import type { DemoConfig } from './config.ts'
 import type { ConnectionKind, KithPeer, RelayStatus } from '@kith/peer'
 import type { Connection } from '@libp2p/interface'
@@ -37,7 +42,7 @@ export interface NodeView {
   reachable: boolean
 }
 
-function tabId(): string {
+export function tabId(): string {
   const tab = sessionStorage.getItem('kith-tab') ?? crypto.randomUUID().slice(0, 8)
   sessionStorage.setItem('kith-tab', tab)
   return tab
@@ -59,6 +64,10 @@ export class DemoNode {
   private timer?: ReturnType<typeof setInterval>
 
   readonly verifications: Verifications
+  readonly devices: Devices
+  readonly discovery: Discovery
+  /** The identifier this user published, and how that went. */
+  published?: { email: string; result?: PublishResult; error?: string; busy: boolean }
 
   private constructor(
     readonly peer: KithPeer,
@@ -69,6 +78,45 @@ export class DemoNode {
     this.relayIds = new Set(peer.services.relays.getRelays().map((r) => r.peerId))
     this.chat = new Chat(peer, (connection) => KIND_LABELS[connectionKind(connection)])
     this.verifications = new Verifications(contacts, () => this.changed())
+    this.devices = new Devices(identity, tabId(), () => this.changed())
+    this.discovery = new Discovery(peer.services.dht, { appId: 'demo' })
+  }
+
+  /** Publishes a claim to `email` listing every device still in use; remembered and renewed on each start. */
+  async publishEmail(email: string): Promise<PublishResult> {
+    this.published = { email, busy: true }
+    this.changed()
+    try {
+      const result = await this.discovery.publish(this.identity, email, { devices: this.devices.active() })
+      this.published = { email, result, busy: false }
+      localStorage.setItem(`kith-email-${tabId()}`, email)
+      return result
+    } catch (err: unknown) {
+      this.published = { email, error: (err as Error).message, busy: false }
+      throw err
+    } finally {
+      this.changed()
+    }
+  }
+
+  async lookupEmail(email: string): Promise<LookupResult> {
+    return this.discovery.lookup(email)
+  }
+
+  /** This tab becomes a new device of the user who made `offer`; the page reloads after. */
+  async pairWith(offer: PairingOffer, deviceName: string): Promise<void> {
+    const identity = await pairWith(this.peer, offer, { device: this.identity.device, deviceName })
+    const keystore = DemoNode.keystore()
+    await keystore.save(identity)
+    await keystore.close()
+    localStorage.removeItem(`kith-devices-${tabId()}`)
+    localStorage.removeItem(`kith-email-${tabId()}`)
+  }
+
+  /** Removes (revokes) one of the user's devices and republishes the claim without it. */
+  async removeDevice(id: string): Promise<void> {
+    this.devices.remove(id)
+    if (this.published?.email != null) await this.publishEmail(this.published.email)
   }
 
   /** Where this tab keeps its identity: one keystore per tab, so two tabs are two people. */
@@ -111,11 +159,29 @@ export class DemoNode {
       // the identity's device key is the peer's key: the device id is the peer id
       privateKey: identity.device,
       // the demo runs against a relay on this machine or LAN
-      allowPrivateAddresses: true
+      allowPrivateAddresses: true,
+      // read (and check) discovery claims found on the DHT
+      dhtNamespaces: { [DISCOVERY_NAMESPACE]: discoveryNamespace() }
     })
     const node = new DemoNode(peer, config, identity, contacts)
     await node.chat.start()
     await handleSas(peer, identity, { onExchange: (exchange) => node.verifications.add(exchange, 'in') })
+    await node.devices.handle(peer, () => {
+      // a new device: list it in the published claim too
+      if (node.published?.email != null) node.publishEmail(node.published.email).catch(() => undefined)
+    })
+    const email = localStorage.getItem(`kith-email-${tab}`)
+    if (email != null && identity.rootSecret != null) {
+      node.published = { email, busy: false }
+      // claims expire and DHT servers forget: renew once a relay is reserved
+      const renew = (): void => {
+        if (!node.view().reachable) return
+        peer.services.relays.removeEventListener('relay:status', renew)
+        node.publishEmail(email).catch(() => undefined)
+      }
+      peer.services.relays.addEventListener('relay:status', renew)
+      renew()
+    }
     const changed = (): void => node.changed()
     for (const event of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
       peer.addEventListener(event, changed)
