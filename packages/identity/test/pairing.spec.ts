@@ -1,7 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import fc from 'fast-check'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   createIdentity,
   DevicePairing,
@@ -110,11 +110,16 @@ describe('device pairing', () => {
   })
 
   it('should refuse an expired offer, a withdrawn one and one the owner declines', async () => {
-    const expired = pairing.createOffer({ relays: [], ttlMs: 1 })
-    await new Promise((resolve) => setTimeout(resolve, 5))
-    expect((await pair({ ...expired, expiresAt: Date.now() + 1000 })).laptop).toMatchObject({
-      code: 'OFFER_EXPIRED'
-    })
+    const expired = pairing.createOffer({ relays: [], ttlMs: 1_000 })
+    // the phone's clock passes the offer's expiry (the laptop's copy of the link still looks valid)
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 2_000 })
+    try {
+      expect((await pair({ ...expired, expiresAt: Date.now() + 1000 })).laptop).toMatchObject({
+        code: 'OFFER_EXPIRED'
+      })
+    } finally {
+      vi.useRealTimers()
+    }
     const withdrawn = pairing.createOffer({ relays: [] })
     pairing.revokeOffer(withdrawn)
     expect((await pair(withdrawn)).laptop).toMatchObject({ code: 'UNKNOWN_OFFER' })
