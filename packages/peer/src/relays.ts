@@ -8,6 +8,9 @@ import {
 } from './constants.ts'
 import { InvalidParametersError } from './errors.ts'
 
+/** How many times a circuit still carrying a stream is looked at again before it is left to the relay's limits. */
+const CIRCUIT_CLOSE_CHECKS = 10
+
 const CIRCUIT_CLOSE_GRACE_MS = 1_000
 import type {
   ComponentLogger,
@@ -192,23 +195,31 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
     const direct = evt.detail
     if (direct.limits != null) return
+    this.closeSignalingCircuits(direct, CIRCUIT_CLOSE_CHECKS)
+  }
+
+  /**
+   * Closes the circuits to `direct`'s peer that are older than it and carry no stream, after a grace period; a
+   * circuit still busy then (a signaling or identify stream finishing) is looked at again, up to `checks` times.
+   */
+  private closeSignalingCircuits(direct: Connection, checks: number): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer)
+      if (direct.status !== 'open') return
+      let busy = false
       for (const connection of this.components.connectionManager.getConnections(direct.remotePeer)) {
         // only circuits older than the direct link: a newer one may be signaling a fresh connection
-        const signaledIt = connection.timeline.open <= direct.timeline.open
-        if (
-          connection.limits != null &&
-          signaledIt &&
-          connection.streams.length === 0 &&
-          direct.status === 'open'
-        ) {
-          this.log('closing relayed circuit to %p, a direct connection is open', direct.remotePeer)
-          connection.close().catch((err: unknown) => {
-            connection.abort(err as Error)
-          })
+        if (connection.limits == null || connection.timeline.open > direct.timeline.open) continue
+        if (connection.streams.length > 0) {
+          busy = true
+          continue
         }
+        this.log('closing relayed circuit to %p, a direct connection is open', direct.remotePeer)
+        connection.close().catch((err: unknown) => {
+          connection.abort(err as Error)
+        })
       }
+      if (busy && checks > 1) this.closeSignalingCircuits(direct, checks - 1)
     }, CIRCUIT_CLOSE_GRACE_MS)
     this.timers.add(timer)
   }
