@@ -23,3 +23,20 @@ export {
   CPACE_S_IN_BYTES
 } from './cpace.ts'
 export type { CPaceInit } from './cpace.ts'
+export {
+  createInvite,
+  inviteKeys,
+  inviteLink,
+  readInviteLink,
+  pinPassword,
+  InviteLinkError,
+  InviteFlags,
+  INVITE_FRAGMENT,
+  INVITE_VERSION,
+  INVITE_SECRET_BYTES,
+  ROOM_ID_BYTES,
+  MAX_INVITE_RELAYS,
+  MAX_INVITE_LINK_BYTES,
+  DEFAULT_INVITE_TTL_MS
+} from './invite.ts'
+export type { CreateInviteInit, Invite, InviteKeys } from './invite.ts'
