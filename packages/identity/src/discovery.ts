@@ -123,6 +123,11 @@ export function createClaim(
   hash: Uint8Array,
   options: CreateClaimOptions = {}
 ): Uint8Array {
+  return signClaim(identity, hash, options).bytes
+}
+
+/** Makes the claim and reads it back as others will, so a bad device list fails at its author. */
+function signClaim(identity: Identity, hash: Uint8Array, options: CreateClaimOptions): DiscoveryClaim {
   if (identity.rootSecret == null) {
     throw new InvalidParametersError('only a device holding the root key can claim an identifier')
   }
@@ -148,9 +153,7 @@ export function createClaim(
       exp: now + ttlMs
     })
   )
-  // what others will check, checked here first, so a bad device list fails at the author
-  readClaim(bytes, hash, { now })
-  return bytes
+  return readClaim(bytes, hash, { now })
 }
 
 export interface ReadClaimOptions {
@@ -411,7 +414,7 @@ export class Discovery {
   ): Promise<PublishResult> {
     const hash = await this.hash(identifier)
     const now = Date.now()
-    const claim = readClaim(createClaim(identity, hash, { ...options, now }), hash, { now })
+    const claim = signClaim(identity, hash, { ...options, now })
     const signal = withTimeout(options.signal, options.timeoutMs ?? 30_000)
     let stored = 0
     try {

@@ -48,6 +48,18 @@ export const read = {
     }
     return value
   },
+  /** An array of at most `maxItems` strings, each at most `maxLength` characters. */
+  strings(map: Record<string, unknown>, key: string, maxItems: number, maxLength: number): string[] {
+    const value = map[key]
+    if (
+      !Array.isArray(value) ||
+      value.length > maxItems ||
+      value.some((item) => typeof item !== 'string' || item.length > maxLength)
+    ) {
+      throw new InvalidEncodingError(`${key} is not a list of at most ${maxItems} strings`)
+    }
+    return value as string[]
+  },
   uint(map: Record<string, unknown>, key: string): number {
     const value = map[key]
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {

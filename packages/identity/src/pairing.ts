@@ -12,6 +12,7 @@ import { MAX_DEVICE_NAME_LENGTH, VERSION } from './constants.ts'
 import { decode, encode, read } from './encoding.ts'
 import { InvalidParametersError, PairingError } from './errors.ts'
 import { deviceSecret } from './identity.ts'
+import { fragmentLink, readFragment } from './links.ts'
 import { channelFromStream } from './sas-protocol.ts'
 import { statementFromBytes, statementToBytes } from './statement.ts'
 import type { Identity } from './identity.ts'
@@ -79,7 +80,7 @@ function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 /** `base` with the offer in its fragment. */
 export function pairingLink(offer: PairingOffer, base: string): string {
-  const payload = encode({
+  return fragmentLink(base, PAIRING_FRAGMENT, {
     v: VERSION,
     d: offer.device.toString(),
     r: offer.relays,
@@ -87,30 +88,20 @@ export function pairingLink(offer: PairingOffer, base: string): string {
     s: offer.secret,
     e: offer.expiresAt
   })
-  return `${base.split('#')[0] ?? base}#${PAIRING_FRAGMENT}=${toString(payload, 'base64url')}`
 }
 
 /** The offer in a pairing link (or in just its fragment). Throws `PairingError` (`PROTOCOL`) for anything else. */
 export function readPairingLink(link: string): PairingOffer {
-  const fragment = link.includes('#') ? link.slice(link.indexOf('#') + 1) : link
-  const prefix = `${PAIRING_FRAGMENT}=`
-  if (!fragment.startsWith(prefix)) throw new PairingError('PROTOCOL', 'this is not a Kith pairing link')
   try {
-    const map = read.map(decode(fromString(fragment.slice(prefix.length), 'base64url'), 2048), 'pairing link')
+    const map = readFragment(link, PAIRING_FRAGMENT, 2048)
+    if (map == null) throw new PairingError('PROTOCOL', 'this is not a Kith pairing link')
     read.keys(map, ['v', 'd', 'r', 'i', 's', 'e'], 'pairing link')
-    if (read.uint(map, 'v') !== VERSION)
+    if (read.uint(map, 'v') !== VERSION) {
       throw new PairingError('PROTOCOL', `pairing link version is not ${VERSION}`)
-    const relays = map.r
-    if (
-      !Array.isArray(relays) ||
-      relays.length > MAX_LINK_RELAYS ||
-      relays.some((r) => typeof r !== 'string' || r.length > 512)
-    ) {
-      throw new PairingError('PROTOCOL', 'the relays in the link are malformed')
     }
     return {
       device: peerIdFromString(read.string(map, 'd', 128)),
-      relays: relays as string[],
+      relays: read.strings(map, 'r', MAX_LINK_RELAYS, 512),
       id: read.bytes(map, 'i', 16),
       secret: read.bytes(map, 's', 16),
       expiresAt: read.uint(map, 'e')
@@ -289,7 +280,7 @@ export async function requestPairing(
     throw new InvalidParametersError(`a device name has 1 to ${MAX_DEVICE_NAME_LENGTH} characters`)
   }
   if (Date.now() > offer.expiresAt) throw new PairingError('OFFER_EXPIRED', 'the pairing link has expired')
-  const self = deviceIdOf(options.device)
+  const self = peerIdFromPrivateKey(options.device)
   await channel.write(
     encode({
       t: 'request',
@@ -364,7 +355,7 @@ export async function pairWith(
   offer: PairingOffer,
   options: Omit<PairOptions, 'device'> & { device: PrivateKey; timeoutMs?: number }
 ): Promise<Identity> {
-  if (!peer.peerId.equals(deviceIdOf(options.device))) {
+  if (!peer.peerId.equals(peerIdFromPrivateKey(options.device))) {
     throw new InvalidParametersError('pair with the key the peer runs on: the device id is the peer id')
   }
   const signal = AbortSignal.timeout(options.timeoutMs ?? DEFAULT_PAIRING_TIMEOUT_MS)
@@ -382,8 +373,4 @@ export async function pairWith(
     stream.abort(err as Error)
     throw err
   }
-}
-
-function deviceIdOf(device: PrivateKey): PeerId {
-  return peerIdFromPrivateKey(device)
 }

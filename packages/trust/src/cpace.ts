@@ -9,6 +9,7 @@
 import { ristretto255, ristretto255_hasher } from '@noble/curves/ed25519.js'
 import { sha512 } from '@noble/hashes/sha2.js'
 import { randomBytes } from '@noble/hashes/utils.js'
+import { concat } from 'uint8arrays/concat'
 
 export const CPACE_DSI = new TextEncoder().encode('CPaceRistretto255')
 export const CPACE_DSI_ISK = new TextEncoder().encode('CPaceRistretto255_ISK')
@@ -28,16 +29,6 @@ export class CPaceError extends Error {
     super(message)
     this.name = 'CPaceError'
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.byteLength
-  }
-  return out
 }
 
 /** `prepend_len`: the length in LEB128, then the bytes. */

@@ -8,11 +8,8 @@ import { ed25519 } from '@noble/curves/ed25519.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { randomBytes } from '@noble/hashes/utils.js'
-import * as dagCbor from '@ipld/dag-cbor'
+import { fragmentLink, read, readFragment } from '@kith/identity'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { equals } from 'uint8arrays/equals'
-import { fromString } from 'uint8arrays/from-string'
-import { toString } from 'uint8arrays/to-string'
 import { lvCat } from './cpace.ts'
 import type { PeerId } from '@libp2p/interface'
 
@@ -112,7 +109,7 @@ export function pinPassword(secret: Uint8Array, pin: string): Uint8Array {
 
 /** `base` with the invite in its fragment. */
 export function inviteLink(invite: Invite, base: string): string {
-  const payload = dagCbor.encode({
+  return fragmentLink(base, INVITE_FRAGMENT, {
     v: INVITE_VERSION,
     i: invite.inviter.toString(),
     r: invite.relays,
@@ -121,64 +118,33 @@ export function inviteLink(invite: Invite, base: string): string {
     e: invite.expiresAt,
     f: invite.flags
   })
-  return `${base.split('#')[0] ?? base}#${INVITE_FRAGMENT}=${toString(payload, 'base64url')}`
 }
 
 /** The invite in a link (or in its fragment alone). Throws `InviteLinkError` saying what is wrong. */
 export function readInviteLink(link: string): Invite {
-  const fragment = link.includes('#') ? link.slice(link.indexOf('#') + 1) : link
-  const prefix = `${INVITE_FRAGMENT}=`
-  if (!fragment.startsWith(prefix)) throw new InviteLinkError('this is not a Kith invite link')
-  const encoded = fragment.slice(prefix.length)
-  if (encoded.length > MAX_INVITE_LINK_BYTES) throw new InviteLinkError('the invite link is too long')
-  let value: unknown
-  let bytes: Uint8Array
+  let map: Record<string, unknown> | undefined
   try {
-    bytes = fromString(encoded, 'base64url')
-    value = dagCbor.decode(bytes)
+    map = readFragment(link, INVITE_FRAGMENT, MAX_INVITE_LINK_BYTES)
   } catch (err: unknown) {
-    throw new InviteLinkError('the invite link is damaged (it may have been cut off)', { cause: err })
+    throw new InviteLinkError(`the invite link is damaged: ${(err as Error).message}`, { cause: err })
   }
-  if (!equals(dagCbor.encode(value), bytes))
-    throw new InviteLinkError('the invite link is not in canonical form')
-  if (value == null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
-    throw new InviteLinkError('the invite link is damaged')
-  }
-  const map = value as Record<string, unknown>
-  for (const key of Object.keys(map)) {
-    if (!['v', 'i', 'r', 'm', 's', 'e', 'f'].includes(key))
-      throw new InviteLinkError(`unknown invite field "${key}"`)
-  }
-  if (map.v !== INVITE_VERSION)
-    throw new InviteLinkError(`this invite is version ${String(map.v)}; this app reads ${INVITE_VERSION}`)
-  const relays = map.r
-  if (
-    !Array.isArray(relays) ||
-    relays.length > MAX_INVITE_RELAYS ||
-    relays.some((r) => typeof r !== 'string' || r.length > 512)
-  ) {
-    throw new InviteLinkError('the relays in the invite are malformed')
-  }
-  if (!(map.m instanceof Uint8Array) || map.m.byteLength !== ROOM_ID_BYTES)
-    throw new InviteLinkError('bad room id')
-  if (!(map.s instanceof Uint8Array) || map.s.byteLength !== INVITE_SECRET_BYTES) {
-    throw new InviteLinkError('bad invite secret')
-  }
-  const uint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-  if (!uint(map.e) || !uint(map.f)) throw new InviteLinkError('bad expiry or flags')
-  let inviter: PeerId
+  if (map == null) throw new InviteLinkError('this is not a Kith invite link')
   try {
-    if (typeof map.i !== 'string' || map.i.length > 128) throw new InviteLinkError('bad inviter')
-    inviter = peerIdFromString(map.i)
+    read.keys(map, ['v', 'i', 'r', 'm', 's', 'e', 'f'], 'invite')
+    const version = read.uint(map, 'v')
+    if (version !== INVITE_VERSION) {
+      throw new InviteLinkError(`this invite is version ${version}; this app reads ${INVITE_VERSION}`)
+    }
+    return {
+      inviter: peerIdFromString(read.string(map, 'i', 128)),
+      relays: read.strings(map, 'r', MAX_INVITE_RELAYS, 512),
+      room: read.bytes(map, 'm', ROOM_ID_BYTES),
+      secret: read.bytes(map, 's', INVITE_SECRET_BYTES),
+      expiresAt: read.uint(map, 'e'),
+      flags: read.uint(map, 'f')
+    }
   } catch (err: unknown) {
-    throw new InviteLinkError('the inviter in the link is not a device id', { cause: err })
-  }
-  return {
-    inviter,
-    relays: relays as string[],
-    room: map.m,
-    secret: map.s,
-    expiresAt: map.e,
-    flags: map.f
+    if (err instanceof InviteLinkError) throw err
+    throw new InviteLinkError(`the invite link is damaged: ${(err as Error).message}`, { cause: err })
   }
 }
