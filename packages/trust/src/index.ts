@@ -40,3 +40,65 @@ export {
   DEFAULT_INVITE_TTL_MS
 } from './invite.ts'
 export type { CreateInviteInit, Invite, InviteKeys } from './invite.ts'
+export { InviteError, EntryError, RoomError, INVITE_ERROR_CODES } from './errors.ts'
+export type { InviteErrorCode, RoomErrorCode } from './errors.ts'
+export {
+  createEntry,
+  readEntry,
+  hashOf,
+  ENTRY_TYPE,
+  ENTRY_VERSION,
+  MAX_ENTRY_BYTES,
+  MAX_PREV,
+  MAX_LOCKBOXES,
+  MAX_ROOM_NAME_LENGTH
+} from './entries.ts'
+export type { Entry, EntryData, EntryKind, EntryPosition, EpochKeys, Lockbox } from './entries.ts'
+export { encodeClaim, readClaim, signClaim, checkAdmission, CLAIM_TYPE } from './claim.ts'
+export type { AdmissionEvidence, AdmittedDevice, Claim } from './claim.ts'
+export { reduceRoom } from './reducer.ts'
+export type {
+  DroppedEntry,
+  EpochState,
+  Equivocation,
+  InviteRecord,
+  InviteStatus,
+  Member,
+  MemberDevice,
+  RoomState
+} from './reducer.ts'
+export {
+  sealEpoch,
+  sealTo,
+  openLockbox,
+  openPrevious,
+  dataKey,
+  sealData,
+  openData,
+  sealedEpoch,
+  newEpochSecret,
+  EPOCH_SECRET_BYTES,
+  MAX_SEALED_BYTES
+} from './keys.ts'
+export type { Recipient } from './keys.ts'
+export {
+  Room,
+  randomPin,
+  roomBytes,
+  MAX_ROOM_ENTRIES,
+  MAX_PENDING_ENTRIES,
+  MAX_PIN_FAILURES,
+  DEFAULT_PIN_DIGITS
+} from './room.ts'
+export type { CreatedInvite, HeldInvite, InviteFailure, InviteOptions, RoomEvents } from './room.ts'
+export {
+  answerInvite,
+  redeemInvite,
+  explain,
+  inviteChannelId,
+  INVITE_PROTOCOL,
+  MAX_HANDSHAKE_MESSAGE_BYTES,
+  MAX_WELCOME_BYTES,
+  DEFAULT_INVITE_TIMEOUT_MS
+} from './admission.ts'
+export type { AnswerContext, Channel, RedeemOptions } from './admission.ts'
