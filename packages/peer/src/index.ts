@@ -16,7 +16,7 @@
 
 import type { DhtNamespaces } from './dht-records.ts'
 import type { RelayManager } from './relays.ts'
-import type { ComponentLogger, Libp2p, PrivateKey, ServiceMap } from '@libp2p/interface'
+import type { ComponentLogger, ConnectionGater, Libp2p, PrivateKey, ServiceMap } from '@libp2p/interface'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
@@ -143,6 +143,14 @@ export interface KithPeerInit<S extends ServiceMap = Record<string, unknown>> {
 
   /** @default 300 */
   maxConnections?: number
+
+  /**
+   * Decides which peers may connect, e.g. `@kith/trust`'s `RoomGater` (room members only). Kith's own rule for
+   * `allowPrivateAddresses` is kept unless the gater sets `denyDialMultiaddr` itself.
+   *
+   * @default every peer may connect
+   */
+  connectionGater?: ConnectionGater
 
   /** More libp2p services, merged with Kith's. */
   services?: ServiceFactoryMap<S>

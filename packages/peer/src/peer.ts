@@ -156,7 +156,10 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
     transports,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: config.allowPrivateAddresses ? { denyDialMultiaddr: () => false } : {},
+    connectionGater: {
+      ...(config.allowPrivateAddresses ? { denyDialMultiaddr: () => false } : {}),
+      ...init.connectionGater
+    },
     connectionManager: {
       maxConnections: config.maxConnections,
       dialTimeout: config.dialTimeoutMs,

@@ -26,7 +26,7 @@ import { CPaceError, CPaceSession, lvCat } from './cpace.ts'
 import { b64 } from './entries.ts'
 import { INVITE_ERROR_CODES, InviteError } from './errors.ts'
 import { inviteKeys, INVITE_VERSION, pinPassword } from './invite.ts'
-import { MAX_PIN_FAILURES, Room } from './room.ts'
+import { Room } from './room.ts'
 import type { InviteErrorCode } from './errors.ts'
 import type { Invite } from './invite.ts'
 import type { Identity } from '@kith/identity'
@@ -66,8 +66,9 @@ interface Keys {
   m2n: Uint8Array
 }
 
-function sessionKeys(isk: Uint8Array, ci: Uint8Array, sid: Uint8Array, ya: Uint8Array, yb: Uint8Array): Keys {
-  const transcript = sha256(lvCat(ci, sid, ya, yb))
+function sessionKeys(isk: Uint8Array, transcriptParts: Uint8Array[]): Keys {
+  // SHA-256 of CI, sid, Ya and Yb, each length-prefixed
+  const transcript = sha256(lvCat(...transcriptParts))
   const derive = (name: string): Uint8Array =>
     hkdf(sha512, isk, transcript, label(`kith/invite/${name}/v1`), 32)
   const macKey = derive('confirm')
@@ -192,7 +193,7 @@ export async function answerInvite(channel: Channel, context: AnswerContext): Pr
     hello = await receive(channel, 'hello')
     read.keys(hello, ['t', 'v', 'room', 'id', 'nonce'], 'hello')
     if (hello.t !== 'hello' || read.uint(hello, 'v') !== INVITE_VERSION)
-      throw new Error('not a version 1 hello')
+      throw new InviteError('PROTOCOL', 'not a version 1 hello')
   } catch (err: unknown) {
     return refuse('PROTOCOL', `bad hello: ${(err as Error).message}`)
   }
@@ -235,7 +236,7 @@ export async function answerInvite(channel: Channel, context: AnswerContext): Pr
     await channel.write(encode({ t: 'share', y: session.share }))
     let keys: Keys | undefined
     try {
-      keys = sessionKeys(session.finish(ya, new Uint8Array(0)), ci, sid, ya, session.share)
+      keys = sessionKeys(session.finish(ya, new Uint8Array(0)), [ci, sid, ya, session.share])
     } catch (err: unknown) {
       if (!(err instanceof CPaceError)) throw err
     }
@@ -332,7 +333,7 @@ export async function redeemInvite(
   } catch (err: unknown) {
     throw new InviteError('PROTOCOL', 'the inviter sent an invalid share', { cause: err })
   }
-  const sessionKeysN = sessionKeys(isk, ci, sid, session.share, yb)
+  const sessionKeysN = sessionKeys(isk, [ci, sid, session.share, yb])
   await channel.write(encode({ t: 'confirm', mac: sessionKeysN.confirmN }))
   const confirm = await receive(channel, 'confirm')
   const mac = field(() => read.bytes(confirm, 'mac', 32), 'confirm')

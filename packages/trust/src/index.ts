@@ -102,3 +102,28 @@ export {
   DEFAULT_INVITE_TIMEOUT_MS
 } from './admission.ts'
 export type { AnswerContext, Channel, RedeemOptions } from './admission.ts'
+export { RoomGater } from './gater.ts'
+export type { Denial, GaterHook, GaterPolicy, RoomGaterEvents, RoomGaterInit } from './gater.ts'
+export {
+  attestNeighbours,
+  readAttestation,
+  roomTopology,
+  NEIGHBOURS_TYPE,
+  MAX_NEIGHBOURS
+} from './topology.ts'
+export type {
+  Attestation,
+  Topology,
+  TopologyEdge,
+  TopologyFlag,
+  TopologyNode,
+  TopologyOptions
+} from './topology.ts'
+export {
+  Rooms,
+  ROOM_PROTOCOL,
+  MAX_ROOM_MESSAGE_BYTES,
+  DEFAULT_SYNC_TIMEOUT_MS,
+  DEFAULT_ATTEST_INTERVAL_MS
+} from './rooms.ts'
+export type { RoomsEvents, RoomsInit } from './rooms.ts'

@@ -138,9 +138,11 @@ interface Registry {
 
 const ADMIN_KINDS = new Set(['remove', 'role', 'epoch'])
 
-/** Reduces a room's entries (any order, genesis included) to its state. Entries must all belong to one room. */
+/** Reduces a room's entries (any order, duplicates ignored, genesis included) to its state. */
 export function reduceRoom(entries: Iterable<Entry>, now = Date.now()): RoomState {
-  const order = [...entries].sort((a, b) =>
+  const unique = new Map<string, Entry>()
+  for (const entry of entries) unique.set(entry.hash, entry)
+  const order = [...unique.values()].sort((a, b) =>
     a.lamport !== b.lamport ? a.lamport - b.lamport : a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0
   )
   const genesis = order[0]

@@ -339,6 +339,17 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     return { invite, link: inviteLink(invite, options.base), pin, id }
   }
 
+  /** Whether this device holds an invite that can still be redeemed. */
+  hasHeldInvites(): boolean {
+    const now = Date.now()
+    return [...this.held.values()].some((h) => h.invite.expiresAt > now)
+  }
+
+  /** The invites this device holds, by id. */
+  heldInvites(): Array<HeldInvite & { id: string }> {
+    return [...this.held.entries()].map(([id, held]) => ({ id, ...held }))
+  }
+
   /** The invite this device holds under `id`, if any. */
   heldInvite(id: string): HeldInvite | undefined {
     return this.held.get(id)

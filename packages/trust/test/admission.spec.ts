@@ -10,8 +10,7 @@ import {
   redeemInvite,
   Room
 } from '../src/index.ts'
-import { channels } from '../../identity/test/channels.ts'
-import { admit, BASE, redeem, sync, tapped } from './helpers.ts'
+import { admit, BASE, channels, redeem, sync } from './helpers.ts'
 import type { Identity } from '@kith/identity'
 
 let alice: Identity
@@ -180,7 +179,7 @@ describe('invite exchange', () => {
     let sent = 0
     const answered = answerInvite(m, { room: () => room, self: alice.deviceId, remote: mallory.deviceId })
     const replayed = redeemInvite(
-      { read: n.read, write: async (b) => n.write(++sent === 4 ? captured : b) },
+      { read: async () => n.read(), write: async (b) => n.write(++sent === 4 ? captured : b) },
       { invite: readInviteLink(next.link), pin: next.pin, identity: mallory }
     )
     await expect(answered).rejects.toMatchObject({ code: 'PROTOCOL' })
@@ -195,10 +194,11 @@ describe('invite exchange', () => {
       .log()
       .map(readEntry)
       .find((e) => e.hash === admit?.since)
-    if (admitEntry?.data.kind !== 'admit') throw new Error('no admit entry')
+    const evidence = admitEntry?.data
+    if (evidence?.kind !== 'admit') throw new Error('no admit entry')
     const record = room.state.invites.find((i) => i.idKey === created.id)
     expect(() =>
-      checkAdmission(admitEntry.data as any, {
+      checkAdmission(evidence, {
         room: room.id,
         invite: record?.id as Uint8Array,
         inviteKey: record?.key as Uint8Array,
@@ -244,9 +244,7 @@ describe('invite exchange', () => {
   it('attack 22: a newcomer reflecting the inviter share is refused', async () => {
     const room = await Room.create(alice, 'Trip')
     const created = room.createInvite({ relays: [], base: BASE })
-    const [n, m] = channels({
-      toResponder: (msg: any) => msg
-    })
+    const [n, m] = channels()
     const answered = answerInvite(m, { room: () => room, self: alice.deviceId, remote: bob.deviceId })
     const { encode, decode } = await import('@kith/identity')
     const invite = readInviteLink(created.link)

@@ -1,11 +1,35 @@
 // Rooms built through the real invite exchange over in-memory channels, for unit and property tests.
 import { createIdentity } from '@kith/identity'
 import { answerInvite, InviteFlags, readInviteLink, redeemInvite, Room } from '../src/index.ts'
-import { channels } from '../../identity/test/channels.ts'
 import type { Channel } from '../src/index.ts'
 import type { Identity } from '@kith/identity'
 
 export const BASE = 'https://app.example/'
+
+/** Two ends of an in-memory, message-at-a-time connection. */
+export function channels(): [Channel, Channel] {
+  const queue = (): { push: (b: Uint8Array) => void; pull: () => Promise<Uint8Array> } => {
+    const items: Uint8Array[] = []
+    const waiting: Array<(b: Uint8Array) => void> = []
+    return {
+      push: (b) => {
+        const wake = waiting.shift()
+        if (wake != null) wake(b)
+        else items.push(b)
+      },
+      pull: async () => {
+        const next = items.shift()
+        return next ?? new Promise((resolve) => waiting.push(resolve))
+      }
+    }
+  }
+  const toM = queue()
+  const toN = queue()
+  return [
+    { read: async () => toN.pull(), write: async (b) => Promise.resolve(toM.push(b)) },
+    { read: async () => toM.pull(), write: async (b) => Promise.resolve(toN.push(b)) }
+  ]
+}
 
 export interface Tap {
   toInviter: Uint8Array[]
@@ -15,8 +39,8 @@ export interface Tap {
 export function tapped(tap: Tap): [Channel, Channel] {
   const [n, m] = channels()
   return [
-    { read: n.read, write: async (b) => (tap.toInviter.push(b), n.write(b)) },
-    { read: m.read, write: async (b) => (tap.toNewcomer.push(b), m.write(b)) }
+    { read: async () => n.read(), write: async (b) => (tap.toInviter.push(b), n.write(b)) },
+    { read: async () => m.read(), write: async (b) => (tap.toNewcomer.push(b), m.write(b)) }
   ]
 }
 

@@ -1,0 +1,181 @@
+import { createConnection, createServer } from 'node:net'
+import { createIdentity } from '@kith/identity'
+import { InviteFlags, readInviteLink, ROOM_PROTOCOL, RoomGater, Rooms } from '@kith/trust'
+import { afterAll, describe, expect, it } from 'vitest'
+import { RelayFixture, reserved, startPeer } from './fixtures/nodes.ts'
+import type { Identity } from '@kith/identity'
+import type { KithPeer } from '@kith/peer'
+import type { Server, Socket } from 'node:net'
+
+interface Member {
+  identity: Identity
+  peer: KithPeer
+  gater: RoomGater
+  rooms: Rooms
+}
+
+/** A TCP proxy in front of the relay that keeps every byte it forwards: what the relay operator could see. */
+async function tap(
+  target: number
+): Promise<{ port: number; bytes: () => Buffer; close: () => Promise<void> }> {
+  const chunks: Buffer[] = []
+  const sockets: Socket[] = []
+  const server: Server = createServer((client) => {
+    const upstream = createConnection(target)
+    sockets.push(client, upstream)
+    client.on('data', (d: Buffer) => chunks.push(d))
+    upstream.on('data', (d: Buffer) => chunks.push(d))
+    client.pipe(upstream).pipe(client)
+    client.on('error', () => upstream.destroy())
+    upstream.on('error', () => client.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  return {
+    port,
+    bytes: () => Buffer.concat(chunks),
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}
+
+async function waitFor(predicate: () => boolean, ms = 20_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+describe('rooms over real peers and a real relay', () => {
+  const members: Member[] = []
+  const relays: RelayFixture[] = []
+  const closers: Array<() => Promise<void>> = []
+
+  afterAll(async () => {
+    await Promise.all(
+      members.splice(0).map(async (m) => {
+        await m.rooms.stop()
+        await m.peer.stop()
+      })
+    )
+    await Promise.all(closers.splice(0).map(async (c) => c()))
+    await Promise.all(relays.splice(0).map(async (r) => r.stop()))
+  })
+
+  async function member(name: string, relay: string, listen = ['/webrtc']): Promise<Member> {
+    const identity = await createIdentity({ deviceName: name })
+    const gater = new RoomGater()
+    const peer = await startPeer({
+      privateKey: identity.device,
+      relays: [relay],
+      listen,
+      connectionGater: gater.gater
+    })
+    const rooms = new Rooms({ peer, identity, gater, relays: () => [relay], attestIntervalMs: 500 })
+    await rooms.start()
+    await reserved(peer)
+    const m = { identity, peer, gater, rooms }
+    members.push(m)
+    return m
+  }
+
+  it('three peers form a room by invitation through a tapped relay; outsiders are refused on every path; a removed member loses access', async () => {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    const port = Number(/\/tcp\/(\d+)\//.exec(relay.addr)?.[1])
+    const proxy = await tap(port)
+    closers.push(proxy.close)
+    const via = relay.addr.replace(`/tcp/${port}/`, `/tcp/${proxy.port}/`)
+
+    const alice = await member('alice', via, ['/ip4/127.0.0.1/tcp/0', '/webrtc'])
+    const bob = await member('bob', via)
+    const carol = await member('carol', via)
+    const dave = await member('dave', via)
+
+    const room = await alice.rooms.create('Trip')
+    const toBob = alice.rooms.invite(room, { base: 'https://app.example/', flags: InviteFlags.MayInvite })
+    expect(readInviteLink(toBob.link).relays).toEqual([via])
+    const started = performance.now()
+    const bobRoom = await bob.rooms.join(toBob.link, toBob.pin)
+    const joinMs = performance.now() - started
+    expect(bobRoom.id).toBe(room.id)
+
+    const toCarol = bob.rooms.invite(bobRoom, { base: 'https://app.example/' })
+    const carolRoom = await carol.rooms.join(toCarol.link, toCarol.pin)
+    for (const r of [room, bobRoom, carolRoom]) {
+      await waitFor(() => r.state.members.length === 3, 20_000, 'three members everywhere')
+    }
+    expect(room.state.members.map((m) => m.name)).toEqual(['alice', 'bob', 'carol'])
+    // carol reaches alice directly: members connect to each other
+    await waitFor(() => carol.peer.getConnections(alice.peer.peerId).length > 0, 20_000, 'carol ↔ alice')
+    const sealed = await room.seal(new TextEncoder().encode('for members'))
+    expect(new TextDecoder().decode(await carolRoom.open(sealed))).toBe('for members')
+
+    // attack 27: an outsider, through the relay and on a direct TCP dial, is refused by the gater
+    const outsider = await dave.peer.dial(alice.peer.peerId, { signal: AbortSignal.timeout(8_000) }).then(
+      (c) =>
+        `connected ${c.remoteAddr.toString()} ${JSON.stringify(alice.gater.denials.map((d) => d.hook))} ${String(room.hasHeldInvites())}`,
+      (err: Error) => err.name
+    )
+    expect(outsider).not.toMatch(/^connected/)
+    expect(alice.gater.denials.map((d) => d.hook)).toContain('relayed')
+    const tcp = alice.peer
+      .getMultiaddrs()
+      .find((a) => a.toString().includes('/tcp/') && !a.toString().includes('p2p-circuit'))
+    expect(tcp).toBeDefined()
+    // the dialer may finish its side before the listener's verdict (optimistic muxer selection); alice then cuts it
+    await dave.peer.dial(tcp as never, { signal: AbortSignal.timeout(8_000) }).catch(() => undefined)
+    await waitFor(
+      () => alice.gater.denials.some((d) => d.peer.equals(dave.peer.peerId) && d.hook === 'encrypted'),
+      10_000,
+      'the encrypted-stage denial'
+    )
+    await waitFor(() => dave.peer.getConnections(alice.peer.peerId).length === 0, 10_000, 'dave cut off')
+    expect(alice.peer.getConnections(dave.peer.peerId)).toEqual([])
+
+    // attack 27: a peer that got in (an open invite lets strangers connect) cannot use the room protocol
+    alice.rooms.invite(room, { base: 'https://app.example/' })
+    const stream = await dave.peer.dialProtocol(alice.peer.peerId, ROOM_PROTOCOL, {
+      signal: AbortSignal.timeout(10_000)
+    })
+    const refused = new Promise((resolve) => alice.rooms.addEventListener('refused', resolve, { once: true }))
+    const { encode } = await import('@kith/identity')
+    const { lpStream } = await import('@libp2p/utils')
+    const lp = lpStream(stream)
+    await lp.write(encode({ t: 'sync', room: room.id, have: [], nb: [] }))
+    const reply = await lp.read({ signal: AbortSignal.timeout(5_000) })
+    expect(new TextDecoder().decode(reply.subarray())).toContain('NOT_MEMBER')
+    await refused
+
+    // removal: bob is removed, his connections to alice close, the new epoch is closed to him
+    await alice.rooms.get(room.id)?.remove(bobRoom.me?.user as Uint8Array)
+    await waitFor(() => carolRoom.state.members.length === 2, 20_000, 'carol sees the removal')
+    await waitFor(() => alice.peer.getConnections(bob.peer.peerId).length === 0, 20_000, 'alice drops bob')
+    const after = await room.seal(new TextEncoder().encode('after bob'))
+    await expect(bobRoom.open(after)).rejects.toMatchObject({ code: 'NO_KEY' })
+    expect(new TextDecoder().decode(await carolRoom.open(after))).toBe('after bob')
+
+    // topology: the members attest each other; dave (connected to alice for the invite window) shows as an outsider
+    await waitFor(() => alice.rooms.topology(room).edges.some((e) => e.mutual), 10_000, 'a mutual edge')
+
+    // attack 19: the relay's traffic never holds the PIN, the link's secret, its fragment or an epoch secret
+    const seen = proxy.bytes()
+    expect(seen.byteLength).toBeGreaterThan(1_000)
+    const invite = readInviteLink(toBob.link)
+    for (const secret of [
+      Buffer.from(toBob.pin),
+      Buffer.from(toCarol.pin),
+      Buffer.from(invite.secret),
+      Buffer.from(toBob.link.split('#')[1] as string),
+      Buffer.from(Buffer.from(invite.secret).toString('base64url')),
+      Buffer.from(await room.epochSecret(1)),
+      Buffer.from(await room.epochSecret(2))
+    ]) {
+      expect(seen.includes(secret)).toBe(false)
+    }
+    console.info(`invite link → member: ${joinMs.toFixed(0)} ms`)
+  }, 120_000)
+})

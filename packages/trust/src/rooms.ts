@@ -1,0 +1,413 @@
+/**
+ * Rooms on a libp2p peer: the invite protocol (`/kith/trust/invite/1.0.0`), the room protocol
+ * (`/kith/trust/room/1.0.0`: log sync and neighbour attestations, members only), connections kept to every other
+ * member device, a gater bound to the rooms' membership, and storage of the replicas.
+ */
+import { decode, encode, read } from '@kith/identity'
+import { multiaddr } from '@multiformats/multiaddr'
+import { lpStream } from '@libp2p/utils'
+import { TypedEventEmitter } from 'main-event'
+import {
+  answerInvite,
+  DEFAULT_INVITE_TIMEOUT_MS,
+  INVITE_PROTOCOL,
+  MAX_WELCOME_BYTES,
+  redeemInvite
+} from './admission.ts'
+import { InviteError, RoomError } from './errors.ts'
+import { readInviteLink } from './invite.ts'
+import { Room } from './room.ts'
+import { attestNeighbours, readAttestation, roomTopology } from './topology.ts'
+import type { Channel, RedeemOptions } from './admission.ts'
+import type { RoomGater } from './gater.ts'
+import type { Invite } from './invite.ts'
+import type { CreatedInvite, InviteOptions } from './room.ts'
+import type { Attestation, Topology, TopologyOptions } from './topology.ts'
+import type { ByteStore, Identity } from '@kith/identity'
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+
+export const ROOM_PROTOCOL = '/kith/trust/room/1.0.0'
+/** One room-protocol message: the log's hashes, or a batch of entries. */
+export const MAX_ROOM_MESSAGE_BYTES = MAX_WELCOME_BYTES
+export const DEFAULT_SYNC_TIMEOUT_MS = 10_000
+export const DEFAULT_ATTEST_INTERVAL_MS = 10_000
+const MAX_STORED_BYTES = 64 * 1024 * 1024
+
+export interface RoomsInit {
+  peer: Libp2p
+  identity: Identity
+  /** Where the replicas and held invites are kept (they include invite secrets). @default memory only */
+  store?: ByteStore
+  /** The gater given to `createKithPeer`; bound to the rooms' membership on start. */
+  gater?: RoomGater
+  /** Relay addresses to put in invite links: the peer's own. @default [] */
+  relays?: () => string[]
+  /** How often each device attests its neighbours and syncs with every connected member. @default 10_000 */
+  attestIntervalMs?: number
+  /** @default 30_000 */
+  inviteTimeoutMs?: number
+}
+
+export interface RoomsEvents {
+  /** A room was created, joined, changed or dropped. */
+  change: CustomEvent<Room | undefined>
+  /** A room protocol request from a peer that is not a member of the room it named. */
+  refused: CustomEvent<{ peer: PeerId; room: string }>
+}
+
+function channelOf(stream: Stream, signal: AbortSignal, maxBytes: number): Channel {
+  const lp = lpStream(stream, { maxDataLength: maxBytes })
+  return {
+    read: async () => (await lp.read({ signal })).subarray(),
+    write: async (bytes) => {
+      await lp.write(bytes, { signal })
+    }
+  }
+}
+
+function bytesList(value: unknown, max: number): Uint8Array[] {
+  if (!Array.isArray(value) || value.length > max)
+    throw new RoomError('INVALID', 'expected a list of byte strings')
+  return value.filter((item): item is Uint8Array => item instanceof Uint8Array)
+}
+
+export class Rooms extends TypedEventEmitter<RoomsEvents> {
+  readonly peer: Libp2p
+  readonly identity: Identity
+  private readonly rooms = new Map<string, Room>()
+  private readonly attestations = new Map<string, Map<string, Attestation>>()
+  private readonly init: RoomsInit
+  private timer?: ReturnType<typeof setInterval>
+  private saving?: Promise<void>
+  private started = false
+  private readonly onConnect = (event: CustomEvent<PeerId>): void => {
+    for (const room of this.rooms.values()) {
+      if (room.isMemberDevice(event.detail)) void this.syncWith(room, event.detail)
+    }
+  }
+
+  constructor(init: RoomsInit) {
+    super()
+    this.init = init
+    this.peer = init.peer
+    this.identity = init.identity
+    if (!init.peer.peerId.equals(init.identity.deviceId)) {
+      throw new RoomError('INVALID', 'rooms run on the peer whose key is the device key')
+    }
+  }
+
+  /** Loads stored rooms, registers the protocols, binds the gater and connects to the other members. */
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    const stored = await this.init.store?.get()
+    if (stored != null) {
+      try {
+        const map = read.map(decode(stored, MAX_STORED_BYTES), 'stored rooms')
+        for (const bytes of bytesList(map.rooms, 1024)) {
+          try {
+            this.track(Room.fromBytes(this.identity, bytes))
+          } catch {
+            // one damaged room does not keep the others from loading
+          }
+        }
+      } catch {
+        // nothing usable stored
+      }
+    }
+    this.init.gater?.bind({
+      isMember: (peer) => [...this.rooms.values()].some((room) => room.isMemberDevice(peer)),
+      hasOpenInvites: () => [...this.rooms.values()].some((room) => room.hasHeldInvites())
+    })
+    await this.peer.handle(INVITE_PROTOCOL, (stream, connection) => this.answer(stream, connection), {
+      maxInboundStreams: 8
+    })
+    await this.peer.handle(ROOM_PROTOCOL, (stream, connection) => this.respond(stream, connection), {
+      maxInboundStreams: 32
+    })
+    this.peer.addEventListener('peer:connect', this.onConnect)
+    const interval = this.init.attestIntervalMs ?? DEFAULT_ATTEST_INTERVAL_MS
+    this.timer = setInterval(() => {
+      this.tick()
+    }, interval)
+    this.tick()
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    clearInterval(this.timer)
+    this.peer.removeEventListener('peer:connect', this.onConnect)
+    this.init.gater?.bind(undefined)
+    await this.peer.unhandle(INVITE_PROTOCOL)
+    await this.peer.unhandle(ROOM_PROTOCOL)
+    await this.save()
+  }
+
+  list(): Room[] {
+    return [...this.rooms.values()]
+  }
+
+  get(id: string): Room | undefined {
+    return this.rooms.get(id)
+  }
+
+  /** A new room with this user as founder and admin. */
+  async create(name: string): Promise<Room> {
+    const room = await Room.create(this.identity, name)
+    this.track(room)
+    this.changed(room)
+    return room
+  }
+
+  /** An invite to `room` through this peer's relays. */
+  invite(room: Room, options: Partial<InviteOptions> & { base: string }): CreatedInvite {
+    return room.createInvite({ relays: this.init.relays?.() ?? [], ...options })
+  }
+
+  /**
+   * Redeems an invite link with its PIN: dials the inviter named in the link (through the link's relays), runs the
+   * exchange, and joins the room. Rejects with `InviteError` (see its codes).
+   */
+  async join(
+    link: string | Invite,
+    pin: string,
+    options: RedeemOptions & { signal?: AbortSignal } = {}
+  ): Promise<Room> {
+    const invite = typeof link === 'string' ? readInviteLink(link) : link
+    const signal = AbortSignal.any([
+      AbortSignal.timeout(this.init.inviteTimeoutMs ?? DEFAULT_INVITE_TIMEOUT_MS),
+      ...(options.signal != null ? [options.signal] : [])
+    ])
+    const target =
+      invite.relays.length > 0
+        ? invite.relays.map((relay) =>
+            multiaddr(`${relay}/p2p-circuit/webrtc/p2p/${invite.inviter.toString()}`)
+          )
+        : invite.inviter
+    let stream: Stream
+    try {
+      stream = await this.peer.dialProtocol(target, INVITE_PROTOCOL, { signal })
+    } catch (err: unknown) {
+      throw new InviteError('PROTOCOL', `could not reach the inviting device: ${(err as Error).message}`, {
+        cause: err
+      })
+    }
+    try {
+      const room = await redeemInvite(
+        channelOf(stream, signal, MAX_WELCOME_BYTES + 1024),
+        { invite, pin, identity: this.identity },
+        options
+      )
+      await stream.close().catch(() => undefined)
+      const existing = this.rooms.get(room.id)
+      if (existing != null) existing.add(room.log())
+      else this.track(room)
+      const joined = this.rooms.get(room.id) as Room
+      this.changed(joined)
+      this.connectMembers(joined)
+      return joined
+    } catch (err: unknown) {
+      stream.abort(err as Error)
+      if (err instanceof InviteError) throw err
+      throw new InviteError('PROTOCOL', (err as Error).message, { cause: err })
+    }
+  }
+
+  /** Forgets a room on this device (after leaving it, or being removed). */
+  async forget(id: string): Promise<void> {
+    this.rooms.delete(id)
+    this.attestations.delete(id)
+    this.changed(undefined)
+    await this.save()
+  }
+
+  /** The members' latest neighbour attestations for `room`. */
+  attested(room: Room): Attestation[] {
+    return [...(this.attestations.get(room.id)?.values() ?? [])]
+  }
+
+  /** The room's graph and its flags, from the members' attestations. */
+  topology(room: Room, options: TopologyOptions = {}): Topology {
+    return roomTopology(room.state, this.attested(room), {
+      silentAfterMs: 3 * (this.init.attestIntervalMs ?? DEFAULT_ATTEST_INTERVAL_MS),
+      ...options
+    })
+  }
+
+  /** Attests this device's neighbours now and syncs every room with every connected member. */
+  tick(): void {
+    for (const room of this.rooms.values()) {
+      if (room.me == null) continue
+      this.attest(room)
+      this.connectMembers(room)
+      for (const peer of this.connectedMembers(room)) void this.syncWith(room, peer)
+    }
+  }
+
+  private attest(room: Room): void {
+    const relays = new Set((this.init.relays?.() ?? []).map((r) => r.split('/p2p/').pop()))
+    const peers = this.peer
+      .getConnections()
+      .filter((c) => c.limits == null && !relays.has(c.remotePeer.toString()))
+      .map((c) => c.remotePeer)
+    this.keep(room, readAttestation(attestNeighbours(this.identity, room.id, peers), room.id))
+  }
+
+  private keep(room: Room, attestation: Attestation): void {
+    let byDevice = this.attestations.get(room.id)
+    if (byDevice == null) {
+      byDevice = new Map<string, Attestation>()
+      this.attestations.set(room.id, byDevice)
+    }
+    const id = attestation.deviceId.toString()
+    if ((byDevice.get(id)?.at ?? -1) < attestation.at) byDevice.set(id, attestation)
+  }
+
+  private connectedMembers(room: Room): PeerId[] {
+    return room.otherDevices().filter((peer) => this.peer.getConnections(peer).length > 0)
+  }
+
+  private connectMembers(room: Room): void {
+    if (room.me == null) return
+    for (const peer of room.otherDevices()) {
+      if (this.peer.getConnections(peer).length > 0) continue
+      void this.peer
+        .dial(peer, { signal: AbortSignal.timeout(DEFAULT_SYNC_TIMEOUT_MS) })
+        .catch(() => undefined)
+    }
+  }
+
+  private track(room: Room): void {
+    const before = { members: new Set(room.otherDevices().map((p) => p.toString())) }
+    this.rooms.set(room.id, room)
+    room.addEventListener('change', () => {
+      this.changed(room)
+      this.dropFormerMembers(room, before.members)
+      before.members = new Set(room.otherDevices().map((p) => p.toString()))
+      for (const peer of this.connectedMembers(room)) void this.syncWith(room, peer)
+    })
+  }
+
+  /** Closes connections to devices that just left every room, unless the app lets them in otherwise. */
+  private dropFormerMembers(room: Room, previous: Set<string>): void {
+    const now = new Set(room.otherDevices().map((p) => p.toString()))
+    for (const id of previous) {
+      if (now.has(id)) continue
+      for (const connection of this.peer.getConnections()) {
+        if (connection.remotePeer.toString() !== id) continue
+        if (this.init.gater?.allows(connection.remotePeer) === true) continue
+        void connection.close().catch(() => undefined)
+      }
+    }
+  }
+
+  private changed(room: Room | undefined): void {
+    this.safeDispatchEvent('change', { detail: room })
+    void this.save()
+  }
+
+  private async save(): Promise<void> {
+    const store = this.init.store
+    if (store == null) return
+    // one write at a time, the latest state last
+    const previous = this.saving ?? Promise.resolve()
+    this.saving = previous
+      .then(async () => {
+        await store.put(encode({ v: 1, rooms: [...this.rooms.values()].map((r) => r.toBytes()) }))
+      })
+      .catch(() => undefined)
+    await this.saving
+  }
+
+  private answer(stream: Stream, connection: Connection): void {
+    const signal = AbortSignal.timeout(this.init.inviteTimeoutMs ?? DEFAULT_INVITE_TIMEOUT_MS)
+    answerInvite(channelOf(stream, signal, 16 * 1024), {
+      room: (id) => this.rooms.get(id),
+      self: this.identity.deviceId,
+      remote: connection.remotePeer
+    }).then(
+      async (room) => {
+        await stream.close().catch(() => undefined)
+        this.init.gater?.release(connection.remotePeer)
+        this.changed(room)
+        void this.syncWith(room, connection.remotePeer)
+      },
+      (err: unknown) => {
+        stream.abort(err as Error)
+        this.init.gater?.release(connection.remotePeer)
+        // a stranger who failed goes away
+        if (this.init.gater?.allows(connection.remotePeer) === false) {
+          setTimeout(() => void connection.close().catch(() => undefined), 1_000)
+        }
+      }
+    )
+  }
+
+  /** The room protocol's dialer side: hashes and attestations out, the entries we lack in, then theirs out. */
+  async syncWith(room: Room, peer: PeerId): Promise<void> {
+    const signal = AbortSignal.timeout(DEFAULT_SYNC_TIMEOUT_MS)
+    let stream: Stream | undefined
+    try {
+      stream = await this.peer.dialProtocol(peer, ROOM_PROTOCOL, { signal })
+      const channel = channelOf(stream, signal, MAX_ROOM_MESSAGE_BYTES)
+      await channel.write(
+        encode({ t: 'sync', room: room.id, have: room.hashes(), nb: this.attested(room).map((a) => a.bytes) })
+      )
+      const reply = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'sync reply')
+      if (reply.t !== 'sync') throw new RoomError('NOT_MEMBER', `the peer refused: ${String(reply.code)}`)
+      this.absorb(room, reply)
+      const theirs = read.strings(reply, 'have', 4 * 4096, 43)
+      await channel.write(encode({ t: 'entries', entries: room.missing(theirs) }))
+      await stream.close()
+    } catch (err: unknown) {
+      stream?.abort(err as Error)
+    }
+  }
+
+  private absorb(room: Room, message: Record<string, unknown>): void {
+    room.add(bytesList(message.entries ?? [], 4 * 4096))
+    for (const bytes of bytesList(message.nb ?? [], 1024)) {
+      try {
+        const attestation = readAttestation(bytes, room.id)
+        if (room.isMemberDevice(attestation.deviceId)) this.keep(room, attestation)
+      } catch {
+        // a bad attestation is ignored
+      }
+    }
+  }
+
+  private respond(stream: Stream, connection: Connection): void {
+    const signal = AbortSignal.timeout(DEFAULT_SYNC_TIMEOUT_MS)
+    const channel = channelOf(stream, signal, MAX_ROOM_MESSAGE_BYTES)
+    const run = async (): Promise<void> => {
+      const request = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'sync')
+      read.keys(request, ['t', 'room', 'have', 'nb'], 'sync')
+      const id = read.string(request, 'room', 43)
+      const room = this.rooms.get(id)
+      // the node-wide gater let the peer in; this room's membership is checked here, on the authenticated peer
+      if (room == null || room.me == null || !room.isMemberDevice(connection.remotePeer)) {
+        this.safeDispatchEvent('refused', { detail: { peer: connection.remotePeer, room: id } })
+        await channel.write(encode({ t: 'error', code: 'NOT_MEMBER' }))
+        await stream.close()
+        return
+      }
+      const theirs = read.strings(request, 'have', 4 * 4096, 43)
+      this.absorb(room, { nb: request.nb })
+      await channel.write(
+        encode({
+          t: 'sync',
+          have: room.hashes(),
+          entries: room.missing(theirs),
+          nb: this.attested(room).map((a) => a.bytes)
+        })
+      )
+      const rest = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'entries')
+      if (room.isMemberDevice(connection.remotePeer)) this.absorb(room, rest)
+      await stream.close()
+    }
+    run().catch((err: unknown) => {
+      stream.abort(err as Error)
+    })
+  }
+}
