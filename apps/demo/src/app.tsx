@@ -1,4 +1,5 @@
 import { PAIRING_FRAGMENT, readPairingLink } from '@kith/identity'
+import { INVITE_FRAGMENT, readInviteLink } from '@kith/trust'
 import { useEffect, useState } from 'preact/hooks'
 import { loadConfig } from './config.ts'
 import { DemoNode } from './node.ts'
@@ -7,6 +8,7 @@ import { CONTACT_FRAGMENT, ContactsView, VerificationPanel } from './views/conta
 import { IdentityView } from './views/identity.tsx'
 import { NetworkView } from './views/network.tsx'
 import { PairView } from './views/pair.tsx'
+import { JoinView, RoomsView } from './views/rooms.tsx'
 import type { NodeView } from './node.ts'
 import type { PairingOffer } from '@kith/identity'
 
@@ -17,6 +19,7 @@ const VIEWS = [
   { id: 'network', label: 'Network', hint: 'peer, relays, connections' },
   { id: 'identity', label: 'Identity', hint: 'your keys, devices, backup' },
   { id: 'contacts', label: 'Contacts', hint: 'verify people you know' },
+  { id: 'rooms', label: 'Rooms', hint: 'invite-only groups' },
   { id: 'chat', label: 'Chat', hint: 'talk to another peer' }
 ] as const
 type ViewId = (typeof VIEWS)[number]['id']
@@ -25,8 +28,21 @@ type ViewId = (typeof VIEWS)[number]['id']
  * A link this page was opened with (`#kith-pair=…` or `#kith-contact=…`), read once and then removed from the
  * address bar: the fragment never reaches a server, and it should not stay in history either.
  */
-function takeLink(): { pair?: { offer?: PairingOffer; error?: string }; contact?: string } {
+function takeLink(): {
+  pair?: { offer?: PairingOffer; error?: string }
+  contact?: string
+  invite?: { link?: string; error?: string }
+} {
   const hash = location.hash.slice(1)
+  if (hash.startsWith(`${INVITE_FRAGMENT}=`)) {
+    history.replaceState(null, '', `${location.pathname}${location.search}#rooms`)
+    try {
+      readInviteLink(hash)
+      return { invite: { link: `#${hash}` } }
+    } catch (err: unknown) {
+      return { invite: { error: (err as Error).message } }
+    }
+  }
   if (hash.startsWith(`${PAIRING_FRAGMENT}=`)) {
     history.replaceState(null, '', `${location.pathname}${location.search}#identity`)
     try {
@@ -57,6 +73,7 @@ export function App() {
   const [phase, setPhase] = useState<Phase>({ name: 'loading', step: 'Reading the relay configuration…' })
   const [viewId, setViewId] = useState<ViewId>(() => (location.hash.slice(1) as ViewId) || 'network')
   const [chatPeer, setChatPeer] = useState<string | undefined>()
+  const [openRoom, setOpenRoom] = useState<string | undefined>()
   const node = phase.name === 'ready' ? phase.node : undefined
   const view = useNodeView(node)
 
@@ -140,10 +157,23 @@ export function App() {
         {node != null && link.pair != null && (
           <PairView node={node} {...link.pair} dismiss={() => setLink({})} />
         )}
+        {node != null && link.invite != null && (
+          <JoinView
+            node={node}
+            {...link.invite}
+            joined={(id) => {
+              setLink({})
+              setOpenRoom(id)
+              setViewId('rooms')
+            }}
+            dismiss={() => setLink({})}
+          />
+        )}
         {node != null && <VerificationPanel node={node} />}
         {node != null && view != null && viewId === 'network' && <NetworkView view={view} />}
         {node != null && viewId === 'identity' && <IdentityView node={node} />}
         {node != null && viewId === 'contacts' && <ContactsView node={node} initialDevice={link.contact} />}
+        {node != null && viewId === 'rooms' && <RoomsView node={node} open={openRoom} setOpen={setOpenRoom} />}
         {node != null && view != null && viewId === 'chat' && (
           <ChatView node={node} view={view} current={chatPeer} setCurrent={setChatPeer} />
         )}

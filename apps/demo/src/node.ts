@@ -14,11 +14,14 @@ import {
   startSas
 } from '@kith/identity'
 import { connectionKind, createKithPeer, createPersistentDatastore, RelayState } from '@kith/peer'
+import { RoomGater, Rooms } from '@kith/trust'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { Chat } from './chat.ts'
+import { RoomChat } from './room-chat.ts'
 import { Devices } from './devices.ts'
 import { Verifications } from './verification.ts'
 import type { Identity, LookupResult, PairingOffer, PublishResult } from '@kith/identity'
+import type { Room } from '@kith/trust'
 import type { DemoConfig } from './config.ts'
 import type { ConnectionKind, KithPeer, RelayStatus } from '@kith/peer'
 import type { Connection } from '@libp2p/interface'
@@ -66,6 +69,11 @@ export class DemoNode {
   readonly verifications: Verifications
   readonly devices: Devices
   readonly discovery: Discovery
+  readonly rooms: Rooms
+  readonly roomChat: RoomChat
+  readonly gater: RoomGater
+  /** Room alerts: wrong PINs on this device's invites, burned or reused invites. */
+  readonly alerts: Array<{ room: string; text: string; at: number; impostor?: Uint8Array }> = []
   /** The identifier this user published, and how that went. */
   published?: { email: string; result?: PublishResult; error?: string; busy: boolean }
 
@@ -73,8 +81,18 @@ export class DemoNode {
     readonly peer: KithPeer,
     readonly config: DemoConfig,
     readonly identity: Identity,
-    readonly contacts: ContactBook
+    readonly contacts: ContactBook,
+    gater: RoomGater
   ) {
+    this.gater = gater
+    this.rooms = new Rooms({
+      peer,
+      identity,
+      gater,
+      store: new IDBByteStore(`kith-rooms-${tabId()}`, 'rooms'),
+      relays: () => config.relays
+    })
+    this.roomChat = new RoomChat(peer, this.rooms, () => this.changed())
     this.relayIds = new Set(peer.services.relays.getRelays().map((r) => r.peerId))
     this.chat = new Chat(peer, (connection) => KIND_LABELS[connectionKind(connection)])
     this.verifications = new Verifications(contacts, () => this.changed())
@@ -152,7 +170,18 @@ export class DemoNode {
     await keystore.close()
     const contacts = await ContactBook.open(new IDBByteStore(`kith-contacts-${tab}`, 'contacts'))
     const datastore = await createPersistentDatastore(`kith-demo-${tab}`)
+    // who may connect: everyone (the chat playground), or only room members, contacts and this user's devices
+    const holder: { node?: DemoNode } = {}
+    const gater = new RoomGater({
+      allow: (peer) => {
+        const node = holder.node
+        if (node == null || node.openToAll) return true
+        const id = peer.toString()
+        return node.contacts.byDevice(id) != null || node.devices.list().some((d) => d.id === id)
+      }
+    })
     const peer = await createKithPeer({
+      connectionGater: gater.gater,
       appId: 'demo',
       relays: config.relays,
       datastore,
@@ -163,8 +192,18 @@ export class DemoNode {
       // read (and check) discovery claims found on the DHT
       dhtNamespaces: { [DISCOVERY_NAMESPACE]: discoveryNamespace() }
     })
-    const node = new DemoNode(peer, config, identity, contacts)
+    const node = new DemoNode(peer, config, identity, contacts, gater)
+    holder.node = node
+    node.openToAll = localStorage.getItem(`kith-closed-${tab}`) == null
     await node.chat.start()
+    await node.roomChat.start()
+    await node.rooms.start()
+    node.rooms.addEventListener('change', (event) => {
+      if (event.detail != null) node.watch(event.detail)
+      node.changed()
+    })
+    for (const room of node.rooms.list()) node.watch(room)
+    gater.addEventListener('denied', () => node.changed())
     await handleSas(peer, identity, { onExchange: (exchange) => node.verifications.add(exchange, 'in') })
     await node.devices.handle(peer, () => {
       // a new device: list it in the published claim too
@@ -193,12 +232,47 @@ export class DemoNode {
     return node
   }
 
+  /** Whether peers outside rooms, contacts and this user's devices may connect (the chat playground). */
+  openToAll = true
+
+  setOpenToAll(open: boolean): void {
+    this.openToAll = open
+    if (open) localStorage.removeItem(`kith-closed-${tabId()}`)
+    else localStorage.setItem(`kith-closed-${tabId()}`, '1')
+    this.changed()
+  }
+
+  private readonly watched = new Set<string>()
+
+  /** Turns a room's invite events into alerts the person sees. */
+  watch(room: Room): void {
+    if (this.watched.has(room.id)) return
+    this.watched.add(room.id)
+    const alert = (text: string, impostor?: Uint8Array): void => {
+      this.alerts.unshift({ room: room.id, text, at: Date.now(), ...(impostor != null ? { impostor } : {}) })
+      this.alerts.splice(20)
+      this.changed()
+    }
+    room.addEventListener('invite:failed', (e) => {
+      alert(`Someone tried one of your invites to “${room.name}” with a wrong PIN (${e.detail.failures} of 3).`)
+    })
+    room.addEventListener('invite:burned', () => {
+      alert(`An invite to “${room.name}” took three wrong PINs and no longer works. If you did not expect this, the link was stolen.`)
+    })
+    room.addEventListener('invite:reused', (e) => {
+      alert(
+        `Someone else tried an invite to “${room.name}” that was already used. The person admitted with it may be an impostor: compare their safety number${e.detail.admitted != null ? ` (${e.detail.admitted.name})` : ''}.`,
+        e.detail.admitted?.user
+      )
+    })
+  }
+
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
   }
 
-  private changed(): void {
+  changed(): void {
     for (const listener of this.listeners) listener()
   }
 
@@ -228,6 +302,7 @@ export class DemoNode {
 
   async stop(): Promise<void> {
     clearInterval(this.timer)
+    await this.rooms.stop()
     await this.peer.stop()
   }
 }
