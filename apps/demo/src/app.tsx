@@ -173,7 +173,9 @@ export function App() {
         {node != null && view != null && viewId === 'network' && <NetworkView view={view} />}
         {node != null && viewId === 'identity' && <IdentityView node={node} />}
         {node != null && viewId === 'contacts' && <ContactsView node={node} initialDevice={link.contact} />}
-        {node != null && viewId === 'rooms' && <RoomsView node={node} open={openRoom} setOpen={setOpenRoom} />}
+        {node != null && viewId === 'rooms' && (
+          <RoomsView node={node} open={openRoom} setOpen={setOpenRoom} />
+        )}
         {node != null && view != null && viewId === 'chat' && (
           <ChatView node={node} view={view} current={chatPeer} setCurrent={setChatPeer} />
         )}

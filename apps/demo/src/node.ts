@@ -254,10 +254,14 @@ export class DemoNode {
       this.changed()
     }
     room.addEventListener('invite:failed', (e) => {
-      alert(`Someone tried one of your invites to “${room.name}” with a wrong PIN (${e.detail.failures} of 3).`)
+      alert(
+        `Someone tried one of your invites to “${room.name}” with a wrong PIN (${e.detail.failures} of 3).`
+      )
     })
     room.addEventListener('invite:burned', () => {
-      alert(`An invite to “${room.name}” took three wrong PINs and no longer works. If you did not expect this, the link was stolen.`)
+      alert(
+        `An invite to “${room.name}” took three wrong PINs and no longer works. If you did not expect this, the link was stolen.`
+      )
     })
     room.addEventListener('invite:reused', (e) => {
       alert(

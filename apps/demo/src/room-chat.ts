@@ -74,11 +74,15 @@ export class RoomChat {
     try {
       const sealed = bytes.subarray(43)
       epoch = sealedEpoch(sealed).n
-      note = JSON.parse(new TextDecoder().decode(await room.open(sealed, bytes.subarray(0, 43)))) as typeof note
+      note = JSON.parse(
+        new TextDecoder().decode(await room.open(sealed, bytes.subarray(0, 43)))
+      ) as typeof note
     } catch {
       return reply('cannot open')
     }
-    const member = room.state.members.find((m) => m.devices.some((d) => d.deviceId.equals(connection.remotePeer)))
+    const member = room.state.members.find((m) =>
+      m.devices.some((d) => d.deviceId.equals(connection.remotePeer))
+    )
     this.push({
       id: String(note.id).slice(0, 40),
       room: room.id,

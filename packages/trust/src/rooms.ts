@@ -289,16 +289,21 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     })
   }
 
-  /** Closes connections to devices that just left every room, unless the app lets them in otherwise. */
+  /**
+   * Tells devices that just left the room (one last sync, so they learn it), then closes the connections to them
+   * unless the app lets them in otherwise.
+   */
   private dropFormerMembers(room: Room, previous: Set<string>): void {
     const now = new Set(room.otherDevices().map((p) => p.toString()))
     for (const id of previous) {
       if (now.has(id)) continue
-      for (const connection of this.peer.getConnections()) {
-        if (connection.remotePeer.toString() !== id) continue
-        if (this.init.gater?.allows(connection.remotePeer) === true) continue
-        void connection.close().catch(() => undefined)
-      }
+      const connections = this.peer.getConnections().filter((c) => c.remotePeer.toString() === id)
+      const peer = connections[0]?.remotePeer
+      if (peer == null) continue
+      void this.syncWith(room, peer, { evenIfNotMember: true }).finally(() => {
+        if (this.init.gater?.allows(peer) === true) return
+        for (const connection of connections) void connection.close().catch(() => undefined)
+      })
     }
   }
 
@@ -345,7 +350,8 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   }
 
   /** The room protocol's dialer side: hashes and attestations out, the entries we lack in, then theirs out. */
-  async syncWith(room: Room, peer: PeerId): Promise<void> {
+  async syncWith(room: Room, peer: PeerId, options: { evenIfNotMember?: boolean } = {}): Promise<void> {
+    if (options.evenIfNotMember !== true && !room.isMemberDevice(peer)) return
     const signal = AbortSignal.timeout(DEFAULT_SYNC_TIMEOUT_MS)
     let stream: Stream | undefined
     try {

@@ -9,7 +9,15 @@ import type { CreatedInvite, Member, Room, Topology } from '@kith/trust'
 const short = (text: string, n = 8): string => (text.length > n ? `${text.slice(0, n)}…` : text)
 
 /** Rooms: create one, open one, or see why joining failed. */
-export function RoomsView({ node, open, setOpen }: { node: DemoNode; open?: string; setOpen: (id?: string) => void }) {
+export function RoomsView({
+  node,
+  open,
+  setOpen
+}: {
+  node: DemoNode
+  open?: string
+  setOpen: (id?: string) => void
+}) {
   const rooms = node.rooms.list()
   const current = open != null ? node.rooms.get(open) : undefined
   const [name, setName] = useState('')
@@ -31,8 +39,8 @@ export function RoomsView({ node, open, setOpen }: { node: DemoNode; open?: stri
       <section class="card">
         <h2>Rooms</h2>
         <p class="muted">
-          A room is a group only its members can join: by an invite link plus a PIN told out of band. Every member
-          checks every admission; data is sealed with a key a removed member never gets.
+          A room is a group only its members can join: by an invite link plus a PIN told out of band. Every
+          member checks every admission; data is sealed with a key a removed member never gets.
         </p>
         <form class="row" onSubmit={(e) => void create(e)}>
           <input
@@ -85,7 +93,8 @@ function Alerts({ node }: { node: DemoNode }) {
           <p>{a.text}</p>
           {a.impostor != null && (
             <p class="small-code" data-testid="impostor-safety-number">
-              Safety number of the admitted person: {safetyNumber(node.identity.user, a.impostor).groups.join(' ')}
+              Safety number of the admitted person:{' '}
+              {safetyNumber(node.identity.user, a.impostor).groups.join(' ')}
             </p>
           )}
         </div>
@@ -109,14 +118,14 @@ function RoomDetail({ node, room }: { node: DemoNode; room: Room }) {
     <section class="card" data-testid="room-detail" data-room={room.id}>
       <h2 data-testid="room-title">{room.name}</h2>
       <p class="muted">
-        Room id <span class="peer-id">{short(room.id, 16)}</span> · epoch {state.epoch.n} · {state.order.length} log
-        entries
+        Room id <span class="peer-id">{short(room.id, 16)}</span> · epoch {state.epoch.n} ·{' '}
+        {state.order.length} log entries
         {state.needsRotation && ' · key rotation due'}
       </p>
       {me == null && (
         <p class="field-error" role="alert" data-testid="not-member">
-          You are no longer a member of this room: you cannot read what is sealed from now on, and members refuse
-          what you send.
+          You are no longer a member of this room: you cannot read what is sealed from now on, and members
+          refuse what you send.
         </p>
       )}
       <h3>Members</h3>
@@ -125,8 +134,8 @@ function RoomDetail({ node, room }: { node: DemoNode; room: Room }) {
           const v = verificationOf(node, m)
           return (
             <li data-testid="member" data-name={m.name}>
-              <strong>{m.name}</strong>{' '}
-              {m.founder && <span class="tag">founder</span>} {m.admin && <span class="tag">admin</span>}{' '}
+              <strong>{m.name}</strong> {m.founder && <span class="tag">founder</span>}{' '}
+              {m.admin && <span class="tag">admin</span>}{' '}
               {m.quarantined && <span class="pill bad">quarantined</span>}{' '}
               <span class={`pill ${v.cls}`}>{v.label}</span>
               <span class="muted small-code"> {m.userId}</span>
@@ -134,7 +143,9 @@ function RoomDetail({ node, room }: { node: DemoNode; room: Room }) {
                 <button
                   type="button"
                   data-testid="remove-member"
-                  onClick={() => void room.remove(m.user).catch((err: unknown) => alert((err as Error).message))}
+                  onClick={() =>
+                    void room.remove(m.user).catch((err: unknown) => alert((err as Error).message))
+                  }
                 >
                   Remove
                 </button>
@@ -172,7 +183,11 @@ function InvitePanel({ node, room }: { node: DemoNode; room: Room }) {
     <div class="stack">
       <h3>Invite someone</h3>
       <label class="check">
-        <input type="checkbox" checked={mayInvite} onChange={(e) => setMayInvite((e.target as HTMLInputElement).checked)} />
+        <input
+          type="checkbox"
+          checked={mayInvite}
+          onChange={(e) => setMayInvite((e.target as HTMLInputElement).checked)}
+        />
         They may invite others too
       </label>
       <button type="button" data-testid="invite-create" onClick={make}>
@@ -182,8 +197,8 @@ function InvitePanel({ node, room }: { node: DemoNode; room: Room }) {
       {created != null && (
         <div class="stack" data-testid="invite">
           <p>
-            Send this link (email, message), then tell them the PIN another way — a call, in person. The link alone
-            does not let anyone in; three wrong PINs burn it.
+            Send this link (email, message), then tell them the PIN another way — a call, in person. The link
+            alone does not let anyone in; three wrong PINs burn it.
           </p>
           <div class="link-box" data-testid="invite-link">
             {created.link}
@@ -192,7 +207,10 @@ function InvitePanel({ node, room }: { node: DemoNode; room: Room }) {
             Copy link
           </button>
           <p>
-            PIN: <strong class="sas-emoji" data-testid="invite-pin">{created.pin}</strong>
+            PIN:{' '}
+            <strong class="sas-emoji" data-testid="invite-pin">
+              {created.pin}
+            </strong>
           </p>
           <QrCode data={created.link} label="Invite link as a QR code" />
         </div>
@@ -234,7 +252,9 @@ function Notes({ node, room }: { node: DemoNode; room: Room }) {
   return (
     <div class="stack">
       <h3>Room notes</h3>
-      <p class="muted">Sealed with epoch {room.state.epoch.n}'s key and sent straight to each member device.</p>
+      <p class="muted">
+        Sealed with epoch {room.state.epoch.n}'s key and sent straight to each member device.
+      </p>
       <div class="messages">
         {notes.map((n) => (
           <div class={`message ${n.mine ? 'out' : 'in'}`} data-testid="note" data-mine={String(n.mine)}>
@@ -270,16 +290,19 @@ function TopologyPanel({ node, room }: { node: DemoNode; room: Room }) {
     <div class="stack">
       <h3>Who is connected to whom</h3>
       <p class="muted">
-        Each member device signs the list of peers it is connected to. A line both ends report is solid; a line only
-        one end reports is dashed; a peer that is not a member is red. This catches a member relaying the room to an
-        outsider through the network; it cannot catch someone copying what they read by other means.
+        Each member device signs the list of peers it is connected to. A line both ends report is solid; a
+        line only one end reports is dashed; a peer that is not a member is red. This catches a member
+        relaying the room to an outsider through the network; it cannot catch someone copying what they read
+        by other means.
       </p>
       <TopologyGraph topology={topology} self={node.identity.deviceId.toString()} />
       <ul data-testid="topology-flags">
         {topology.flags.map((f) => (
           <li data-testid="topology-flag" data-kind={f.kind}>
-            {f.kind === 'outsider' && `${short(f.reportedBy, 12)} is connected to ${short(f.device, 12)}, who is not a member`}
-            {f.kind === 'one-sided' && `${short(f.from, 12)} reports ${short(f.to, 12)}, who does not report it back`}
+            {f.kind === 'outsider' &&
+              `${short(f.reportedBy, 12)} is connected to ${short(f.device, 12)}, who is not a member`}
+            {f.kind === 'one-sided' &&
+              `${short(f.from, 12)} reports ${short(f.to, 12)}, who does not report it back`}
             {f.kind === 'silent' && `${short(f.device, 12)} has not reported its connections lately`}
           </li>
         ))}
@@ -312,7 +335,15 @@ function TopologyGraph({ topology, self }: { topology: Topology; self: string })
     })
   )
   return (
-    <svg class="topology" data-testid="topology" viewBox={`0 0 ${size} ${size}`} width={size} height={size} role="img" aria-label="Room topology">
+    <svg
+      class="topology"
+      data-testid="topology"
+      viewBox={`0 0 ${size} ${size}`}
+      width={size}
+      height={size}
+      role="img"
+      aria-label="Room topology"
+    >
       {topology.edges.map((e) => {
         const a = positions.get(e.from)
         const b = positions.get(e.to)
@@ -335,7 +366,12 @@ function TopologyGraph({ topology, self }: { topology: Topology; self: string })
         const p = positions.get(n.deviceId) as { x: number; y: number }
         return (
           <g data-testid="topology-node" data-member={String(n.member)}>
-            <circle cx={p.x} cy={p.y} r="16" fill={n.member ? (n.deviceId === self ? '#468' : '#6a8') : '#c44'} />
+            <circle
+              cx={p.x}
+              cy={p.y}
+              r="16"
+              fill={n.member ? (n.deviceId === self ? '#468' : '#6a8') : '#c44'}
+            />
             <text x={p.x} y={p.y + 30} text-anchor="middle" font-size="11">
               {n.name ?? short(n.deviceId, 10)}
             </text>
@@ -361,7 +397,11 @@ export function JoinView({
   dismiss: () => void
 }) {
   const [pin, setPin] = useState('')
-  const [state, setState] = useState<{ busy: boolean; step?: string; error?: { code: string; text: string } }>({
+  const [state, setState] = useState<{
+    busy: boolean
+    step?: string
+    error?: { code: string; text: string }
+  }>({
     busy: false
   })
   const steps: Record<string, string> = {
@@ -375,11 +415,16 @@ export function JoinView({
     if (link == null) return
     setState({ busy: true, step: 'Connecting…' })
     try {
-      const room = await node.rooms.join(link, pin, { onStep: (step) => setState({ busy: true, step: steps[step] }) })
+      const room = await node.rooms.join(link, pin, {
+        onStep: (step) => setState({ busy: true, step: steps[step] })
+      })
       joined(room.id)
     } catch (err: unknown) {
       const code = err instanceof InviteError ? err.code : 'PROTOCOL'
-      setState({ busy: false, error: { code, text: err instanceof InviteError ? explain(err.code) : (err as Error).message } })
+      setState({
+        busy: false,
+        error: { code, text: err instanceof InviteError ? explain(err.code) : (err as Error).message }
+      })
     }
   }
   return (
