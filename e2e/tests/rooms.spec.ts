@@ -110,10 +110,10 @@ test.describe('rooms by invitation', () => {
     await a.page.getByTestId('note-input').fill('plan B is secret')
     await a.page.getByTestId('note-send').click()
     await expect(c.page.getByTestId('note').filter({ hasText: 'plan B is secret' })).toBeVisible()
-    const bWrites = await b.page.evaluate(async () => {
+    const bWrites = await b.page.evaluate(() => {
       const kith = (window as unknown as { kith: any }).kith
       const room = kith.rooms.list()[0]
-      return kith.roomChat.send(room, 'let me back in').then(
+      return (kith.roomChat.send(room, 'let me back in') as Promise<{ delivered: number }>).then(
         (note: { delivered: number }) => `delivered ${note.delivered}`,
         (err: Error) => err.name
       )

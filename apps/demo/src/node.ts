@@ -77,13 +77,23 @@ export class DemoNode {
   /** The identifier this user published, and how that went. */
   published?: { email: string; result?: PublishResult; error?: string; busy: boolean }
 
-  private constructor(
-    readonly peer: KithPeer,
-    readonly config: DemoConfig,
-    readonly identity: Identity,
-    readonly contacts: ContactBook,
+  readonly peer: KithPeer
+  readonly config: DemoConfig
+  readonly identity: Identity
+  readonly contacts: ContactBook
+
+  private constructor(parts: {
+    peer: KithPeer
+    config: DemoConfig
+    identity: Identity
+    contacts: ContactBook
     gater: RoomGater
-  ) {
+  }) {
+    const { peer, config, identity, contacts, gater } = parts
+    this.peer = peer
+    this.config = config
+    this.identity = identity
+    this.contacts = contacts
     this.gater = gater
     this.rooms = new Rooms({
       peer,
@@ -192,7 +202,7 @@ export class DemoNode {
       // read (and check) discovery claims found on the DHT
       dhtNamespaces: { [DISCOVERY_NAMESPACE]: discoveryNamespace() }
     })
-    const node = new DemoNode(peer, config, identity, contacts, gater)
+    const node = new DemoNode({ peer, config, identity, contacts, gater })
     holder.node = node
     node.openToAll = localStorage.getItem(`kith-closed-${tab}`) == null
     await node.chat.start()
