@@ -10,6 +10,10 @@ import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { measureIdentity } from '../src/identity-ops.ts'
+import { measureCPace } from '../src/trust-ops.ts'
+import { createIdentity } from '@kith/identity'
+import { Rooms } from '@kith/trust'
+import type { Identity } from '@kith/identity'
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { byteStream } from '@libp2p/utils'
@@ -21,6 +25,9 @@ const ECHO_BYTES = 32
 const CHUNK_BYTES = 64 * 1024
 
 let peer: KithPeer | undefined
+let identity: Identity | undefined
+let rooms: Rooms | undefined
+let relayList: string[] = []
 /** The anchor for connect: js-libp2p 3 as its docs configure a browser peer, with none of Kith's fixes. */
 let plain: Libp2p | undefined
 let raw: { pc: RTCPeerConnection; channel?: RTCDataChannel; ready: Promise<RTCDataChannel> } | undefined
@@ -31,7 +38,16 @@ function need(): KithPeer {
 }
 
 async function start(relays: string[]): Promise<string> {
-  peer = await createKithPeer({ appId: 'bench', relays, allowPrivateAddresses: true })
+  identity = await createIdentity({ deviceName: 'bench' })
+  relayList = relays
+  peer = await createKithPeer({
+    appId: 'bench',
+    relays,
+    allowPrivateAddresses: true,
+    privateKey: identity.device
+  })
+  rooms = new Rooms({ peer, identity, relays: () => relayList })
+  await rooms.start()
   await peer.handle(ECHO, async (stream) => {
     for await (const chunk of stream) {
       if (!stream.send(chunk)) await stream.onDrain()
@@ -255,8 +271,30 @@ async function rawThroughput(bytes: number): Promise<number> {
   return ms
 }
 
+/** A new room, and an invite to it: the link and the PIN. */
+async function roomInvite(): Promise<{ link: string; pin: string }> {
+  if (rooms == null) throw new TypeError('rooms not started')
+  const room = await rooms.create('bench')
+  const created = rooms.invite(room, { base: 'https://bench.example/' })
+  return { link: created.link, pin: created.pin }
+}
+
+/** From opening an invite link (no connection to the inviter yet) to being a member holding the room log. */
+async function roomJoin(link: string, pin: string, inviter: string): Promise<number> {
+  if (rooms == null) throw new TypeError('rooms not started')
+  await need().hangUp(peerIdFromString(inviter))
+  const started = performance.now()
+  const room = await rooms.join(link, pin)
+  const ms = performance.now() - started
+  if (room.me == null) throw new TypeError('joined but not a member')
+  return ms
+}
+
 Object.assign(window, {
   bench: {
+    measureCPace,
+    roomInvite,
+    roomJoin,
     measureIdentity,
     start,
     startPlain,

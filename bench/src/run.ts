@@ -13,6 +13,8 @@ import { CHROMIUM_ARGS, chromiumPath, serveStatic, startRelayProcess } from '@ki
 import { chromium } from 'playwright-core'
 import { measureDiscovery } from './discovery.ts'
 import { measureIdentity } from './identity-ops.ts'
+import { measureCPace } from './trust-ops.ts'
+import type { CPaceOps } from './trust-ops.ts'
 import { fixed, summarize, table } from './stats.ts'
 import type { DiscoveryFigures } from './discovery.ts'
 import type { IdentityOps } from './identity-ops.ts'
@@ -24,6 +26,7 @@ const ECHOES = Number(process.env.BENCH_ECHOES ?? 300)
 const MIB = Number(process.env.BENCH_MIB ?? 64)
 const DHT_PEERS = Number(process.env.BENCH_DHT_PEERS ?? 30)
 const LOOKUPS = Number(process.env.BENCH_LOOKUPS ?? 40)
+const JOINS = Number(process.env.BENCH_JOINS ?? 20)
 const PAGE_DIST = fileURLToPath(new URL('../dist', import.meta.url))
 const RESULTS = fileURLToPath(new URL('../results', import.meta.url))
 
@@ -147,6 +150,14 @@ async function main(): Promise<void> {
     const identityBrowser = await b('measureIdentity', 1_000)
     const identityNode = await measureIdentity(1_000)
     process.stderr.write('\n')
+    const joins: number[] = []
+    for (let round = 0; round < JOINS; round++) {
+      progress(`rooms: invite link → member ${round + 1}/${JOINS}…`)
+      const { link, pin } = await a('roomInvite')
+      joins.push(await b('roomJoin', link, pin, idA))
+    }
+    process.stderr.write('\n')
+    const cpace = { browser: (await b('measureCPace', 1_000)) as CPaceOps, node: measureCPace(1_000) }
     const discovery = await measureDiscovery(dir, { peers: DHT_PEERS, lookups: LOOKUPS, progress })
     process.stderr.write('\n')
 
@@ -162,6 +173,7 @@ async function main(): Promise<void> {
       echo: { count: ECHOES, bytes: 32, kith: echoKith, raw: echoRaw },
       throughput: { mib: MIB, rounds: 3, kithMBps: tputKith, rawMBps: tputRaw },
       identity: { browser: identityBrowser, node: identityNode },
+      rooms: { joins: JOINS, joinMs: summarize(joins), cpace },
       discovery
     }
     if (debug != null) {
@@ -188,8 +200,10 @@ function render(r: {
   echo: { count: number; kith: Summary; raw: Summary }
   throughput: { mib: number; kithMBps: Summary; rawMBps: Summary }
   identity: { browser: IdentityOps; node: IdentityOps }
+  rooms: { joins: number; joinMs: Summary; cpace: { browser: CPaceOps; node: CPaceOps } }
   discovery: DiscoveryFigures
 }): string {
+  const rooms = r.rooms
   const d = r.discovery
   const per = (ops: IdentityOps): string[] => [
     `sign ${ops.signPerSecond.toLocaleString('en')}/s · verify ${ops.verifyPerSecond.toLocaleString('en')}/s`,
@@ -234,6 +248,32 @@ function render(r: {
     `### Identity: signing, verification, backups (target: browser backup import < 2 s)`,
     '',
     identityTable,
+    '',
+    `### Rooms: joining by invite link + PIN (target: median < 1 s on loopback)`,
+    '',
+    table(
+      ['measure', 'Kith (@kith/trust)', 'anchor', 'target'],
+      [
+        [
+          `invite link → member with the room log, ${rooms.joins} joins, browser to browser through the relay`,
+          `median ${fixed(rooms.joinMs.median)} / p95 ${fixed(rooms.joinMs.p95)} ms`,
+          `the WebRTC dial alone (connect above): median ${fixed(r.connect.ms.median)} ms`,
+          `< 1000 ms: ${rooms.joinMs.median < 1000 ? 'yes' : 'no'}`
+        ],
+        [
+          'CPace handshakes (both sides), browser',
+          `${rooms.cpace.browser.handshakesPerSecond.toLocaleString('en')}/s`,
+          `X25519 exchanges: ${rooms.cpace.browser.x25519PerSecond.toLocaleString('en')}/s`,
+          '—'
+        ],
+        [
+          'CPace handshakes (both sides), Node',
+          `${rooms.cpace.node.handshakesPerSecond.toLocaleString('en')}/s`,
+          `X25519 exchanges: ${rooms.cpace.node.x25519PerSecond.toLocaleString('en')}/s`,
+          '—'
+        ]
+      ]
+    ),
     '',
     `### Discovery by identifier: ${d.peers} Node DHT peers + ${d.relays} relays, ${d.lookups} lookups (targets: median < 100 ms, hops ≤ ⌈log2 ${d.peers + d.relays}⌉ = ${d.hopBound})`,
     '',
