@@ -45,6 +45,9 @@ interface Bench {
   rawAccept(answer: string): Promise<void>
   rawEcho(count: number): Promise<number[]>
   rawThroughput(bytes: number): Promise<number>
+  measureCPace(windowMs?: number): Promise<CPaceOps>
+  roomInvite(): Promise<{ link: string; pin: string }>
+  roomJoin(link: string, pin: string, inviter: string): Promise<number>
 }
 
 type Call = <M extends keyof Bench>(method: M, ...args: Parameters<Bench[M]>) => ReturnType<Bench[M]>
@@ -157,7 +160,7 @@ async function main(): Promise<void> {
       joins.push(await b('roomJoin', link, pin, idA))
     }
     process.stderr.write('\n')
-    const cpace = { browser: (await b('measureCPace', 1_000)) as CPaceOps, node: measureCPace(1_000) }
+    const cpace = { browser: await b('measureCPace', 1_000), node: measureCPace(1_000) }
     const discovery = await measureDiscovery(dir, { peers: DHT_PEERS, lookups: LOOKUPS, progress })
     process.stderr.write('\n')
 
