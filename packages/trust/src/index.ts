@@ -1,8 +1,11 @@
 /**
  * @packageDocumentation
  *
- * `@kith/trust` lets people into a room only through an invite and a PIN. This first part is the PIN challenge:
- * CPace over ristretto255, checked against the draft's test vectors.
+ * `@kith/trust` lets people into a room only through an invite and a PIN. A member makes a one-time link and tells
+ * the PIN out of band; the newcomer proves it holds both with CPace (ristretto255, checked against the draft's test
+ * vectors); the inviter appends a signed admission to the room's hash-linked log, which every member validates on
+ * its own. Epoch secrets sealed to each member device (HPKE) protect the room's data and rotate on removal; a
+ * connection gater keeps non-members out; signed neighbour lists show the room's topology. See the README.
  */
 export {
   CPaceSession,
