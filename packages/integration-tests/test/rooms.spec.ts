@@ -161,6 +161,17 @@ describe('rooms over real peers and a real relay', () => {
     // topology: the members attest each other; dave (connected to alice for the invite window) shows as an outsider
     await waitFor(() => alice.rooms.topology(room).edges.some((e) => e.mutual), 10_000, 'a mutual edge')
 
+    // carol leaves: alice, the most senior admin, starts a new epoch on her own
+    carolRoom.leave()
+    await waitFor(
+      () => room.state.members.length === 1 && room.state.epoch.n === 3,
+      20_000,
+      'rotation after a leave'
+    )
+    await expect(carolRoom.open(await room.seal(new Uint8Array([1])))).rejects.toMatchObject({
+      code: 'NO_KEY'
+    })
+
     // attack 19: the relay's traffic never holds the PIN, the link's secret, its fragment or an epoch secret
     const seen = proxy.bytes()
     expect(seen.byteLength).toBeGreaterThan(1_000)
@@ -172,7 +183,8 @@ describe('rooms over real peers and a real relay', () => {
       Buffer.from(toBob.link.split('#')[1] as string),
       Buffer.from(Buffer.from(invite.secret).toString('base64url')),
       Buffer.from(await room.epochSecret(1)),
-      Buffer.from(await room.epochSecret(2))
+      Buffer.from(await room.epochSecret(2)),
+      Buffer.from(await room.epochSecret(3))
     ]) {
       expect(seen.includes(secret)).toBe(false)
     }

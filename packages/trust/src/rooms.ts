@@ -79,6 +79,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   private readonly init: RoomsInit
   private timer?: ReturnType<typeof setInterval>
   private saving?: Promise<void>
+  private readonly rotating = new Set<string>()
   private started = false
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {
     for (const room of this.rooms.values()) {
@@ -282,11 +283,29 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     const before = { members: new Set(room.otherDevices().map((p) => p.toString())) }
     this.rooms.set(room.id, room)
     room.addEventListener('change', () => {
+      this.rotateIfDue(room)
       this.changed(room)
       this.dropFormerMembers(room, before.members)
       before.members = new Set(room.otherDevices().map((p) => p.toString()))
       for (const peer of this.connectedMembers(room)) void this.syncWith(room, peer)
     })
+  }
+
+  /**
+   * After a leave, a quarantine or concurrent removals the current epoch's key is held by a device outside the room
+   * (or missing on a member's): the most senior admin rotates. One rotator, so admins do not race; if it is offline,
+   * the rotation waits for it.
+   */
+  private rotateIfDue(room: Room): void {
+    const me = room.me
+    if (!room.state.needsRotation || me?.admin !== true || this.rotating.has(room.id)) return
+    const senior = room.state.members.find((m) => m.admin && !m.quarantined)
+    if (senior?.userKey !== me.userKey) return
+    this.rotating.add(room.id)
+    room
+      .rotate('membership changed')
+      .catch(() => undefined)
+      .finally(() => this.rotating.delete(room.id))
   }
 
   /**

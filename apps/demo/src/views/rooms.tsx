@@ -154,6 +154,23 @@ function RoomDetail({ node, room }: { node: DemoNode; room: Room }) {
           )
         })}
       </ul>
+      {me != null && (
+        <button
+          type="button"
+          data-testid="leave-room"
+          onClick={() => {
+            if (confirm(`Leave “${room.name}”? You will not be able to read what is written after.`))
+              room.leave()
+          }}
+        >
+          Leave room
+        </button>
+      )}
+      {me == null && (
+        <button type="button" onClick={() => void node.rooms.forget(room.id)}>
+          Forget this room on this browser
+        </button>
+      )}
       {me?.mayInvite === true && <InvitePanel node={node} room={room} />}
       {me != null && <Notes node={node} room={room} />}
       <TopologyPanel node={node} room={room} />
