@@ -14,7 +14,8 @@ export interface IdentityOps {
   backupImportMs: number
 }
 
-function rate(ms: number, fn: () => void): number {
+/** How many times `fn` runs per second, over a window of `ms`. */
+export function rate(ms: number, fn: () => void): number {
   const started = performance.now()
   let count = 0
   while (performance.now() - started < ms) {

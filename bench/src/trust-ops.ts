@@ -1,22 +1,13 @@
 // Trust measurements that run the same way in Node and in the benchmark page.
 import { CPaceSession } from '@kith/trust'
 import { x25519 } from '@noble/curves/ed25519.js'
+import { rate } from './identity-ops.ts'
 
 export interface CPaceOps {
   /** Complete CPace runs per second: both parties, generator, shares and keys (what one invite costs in CPU). */
   handshakesPerSecond: number
   /** Anchor: unauthenticated X25519 exchanges (two key pairs, two shared secrets) per second. */
   x25519PerSecond: number
-}
-
-function rate(ms: number, fn: () => void): number {
-  const started = performance.now()
-  let count = 0
-  while (performance.now() - started < ms) {
-    fn()
-    count++
-  }
-  return Math.round(count / ((performance.now() - started) / 1000))
 }
 
 export function measureCPace(windowMs = 1_000): CPaceOps {

@@ -41,14 +41,6 @@ async function tap(
   }
 }
 
-async function waitFor(predicate: () => boolean, ms = 20_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
 describe('rooms over real peers and a real relay', () => {
   const members: Member[] = []
   const relays: RelayFixture[] = []
@@ -64,6 +56,32 @@ describe('rooms over real peers and a real relay', () => {
     await Promise.all(closers.splice(0).map(async (c) => c()))
     await Promise.all(relays.splice(0).map(async (r) => r.stop()))
   })
+
+  /** Resolves once `predicate` holds, checking it on every room, connection and gater event of every member. */
+  async function waitFor(predicate: () => boolean, ms = 20_000, what = 'condition'): Promise<void> {
+    if (predicate()) return
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (!predicate()) return
+        cleanup()
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        cleanup()
+        reject(new Error(`timed out after ${ms} ms waiting for ${what}`))
+      }, ms)
+      const targets = members.flatMap((m) => [
+        [m.rooms, ['change']],
+        [m.gater, ['denied']],
+        [m.peer, ['connection:open', 'connection:close']]
+      ]) as Array<[EventTarget, string[]]>
+      const cleanup = (): void => {
+        clearTimeout(timer)
+        for (const [target, events] of targets) for (const e of events) target.removeEventListener(e, check)
+      }
+      for (const [target, events] of targets) for (const e of events) target.addEventListener(e, check)
+    })
+  }
 
   async function member(name: string, relay: string, listen = ['/webrtc']): Promise<Member> {
     const identity = await createIdentity({ deviceName: name })

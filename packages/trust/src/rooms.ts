@@ -49,7 +49,7 @@ export interface RoomsInit {
 }
 
 export interface RoomsEvents {
-  /** A room was created, joined, changed or dropped. */
+  /** A room was created, joined, changed or dropped, or a member's neighbour attestation arrived. */
   change: CustomEvent<Room | undefined>
   /** A room protocol request from a peer that is not a member of the room it named. */
   refused: CustomEvent<{ peer: PeerId; room: string }>
@@ -262,7 +262,10 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       this.attestations.set(room.id, byDevice)
     }
     const id = attestation.deviceId.toString()
-    if ((byDevice.get(id)?.at ?? -1) < attestation.at) byDevice.set(id, attestation)
+    if ((byDevice.get(id)?.at ?? -1) >= attestation.at) return
+    byDevice.set(id, attestation)
+    // the room's graph changed (nothing to store: attestations are not kept across restarts)
+    this.safeDispatchEvent('change', { detail: room })
   }
 
   private connectedMembers(room: Room): PeerId[] {
@@ -411,7 +414,8 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       const id = read.string(request, 'room', 43)
       const room = this.rooms.get(id)
       // the node-wide gater let the peer in; this room's membership is checked here, on the authenticated peer
-      if (room == null || room.me == null || !room.isMemberDevice(connection.remotePeer)) {
+      // (a device that left still answers members, so its leave reaches them even if its own push failed)
+      if (room == null || !room.isMemberDevice(connection.remotePeer)) {
         this.safeDispatchEvent('refused', { detail: { peer: connection.remotePeer, room: id } })
         await channel.write(encode({ t: 'error', code: 'NOT_MEMBER' }))
         await stream.close()
