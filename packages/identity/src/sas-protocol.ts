@@ -12,9 +12,16 @@ export const DEFAULT_SAS_STEP_TIMEOUT_MS = 10_000
 /** The whole exchange, people included. */
 export const DEFAULT_SAS_TIMEOUT_MS = 300_000
 
-/** A SAS channel over a libp2p stream: length-prefixed messages of at most 4 KiB, each read and write bounded. */
-export function channelFromStream(stream: Stream, signal: AbortSignal): SasChannel {
-  const lp = lpStream(stream, { maxDataLength: MAX_SAS_MESSAGE_BYTES })
+/**
+ * A message channel over a libp2p stream: length-prefixed messages of at most `maxBytes` (4 KiB by default), each
+ * read and write bounded by `signal`.
+ */
+export function channelFromStream(
+  stream: Stream,
+  signal: AbortSignal,
+  maxBytes = MAX_SAS_MESSAGE_BYTES
+): SasChannel {
+  const lp = lpStream(stream, { maxDataLength: maxBytes })
   return {
     read: async () => (await lp.read({ signal })).subarray(),
     write: async (bytes) => {

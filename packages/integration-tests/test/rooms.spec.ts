@@ -2,7 +2,7 @@ import { createConnection, createServer } from 'node:net'
 import { createIdentity } from '@kith/identity'
 import { InviteFlags, readInviteLink, ROOM_PROTOCOL, RoomGater, Rooms } from '@kith/trust'
 import { afterAll, describe, expect, it } from 'vitest'
-import { RelayFixture, reserved, startPeer } from './fixtures/nodes.ts'
+import { RelayFixture, reserved, startPeer, untilEvents } from './fixtures/nodes.ts'
 import type { Identity } from '@kith/identity'
 import type { KithPeer } from '@kith/peer'
 import type { Server, Socket } from 'node:net'
@@ -59,28 +59,16 @@ describe('rooms over real peers and a real relay', () => {
 
   /** Resolves once `predicate` holds, checking it on every room, connection and gater event of every member. */
   async function waitFor(predicate: () => boolean, ms = 20_000, what = 'condition'): Promise<void> {
-    if (predicate()) return
-    await new Promise<void>((resolve, reject) => {
-      const check = (): void => {
-        if (!predicate()) return
-        cleanup()
-        resolve()
-      }
-      const timer = setTimeout(() => {
-        cleanup()
-        reject(new Error(`timed out after ${ms} ms waiting for ${what}`))
-      }, ms)
-      const targets = members.flatMap((m) => [
+    await untilEvents(
+      members.flatMap((m): Array<[EventTarget, readonly string[]]> => [
         [m.rooms, ['change']],
         [m.gater, ['denied']],
         [m.peer, ['connection:open', 'connection:close']]
-      ]) as Array<[EventTarget, string[]]>
-      const cleanup = (): void => {
-        clearTimeout(timer)
-        for (const [target, events] of targets) for (const e of events) target.removeEventListener(e, check)
-      }
-      for (const [target, events] of targets) for (const e of events) target.addEventListener(e, check)
-    })
+      ]),
+      predicate,
+      ms,
+      what
+    )
   }
 
   async function member(name: string, relay: string, listen = ['/webrtc']): Promise<Member> {

@@ -15,6 +15,7 @@
  */
 import { decode, deviceSecret, encode, read, statementToBytes } from '@kith/identity'
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
+import { equalBytes } from '@noble/ciphers/utils.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256, sha512 } from '@noble/hashes/sha2.js'
@@ -79,13 +80,6 @@ function sessionKeys(isk: Uint8Array, transcriptParts: Uint8Array[]): Keys {
     n2m: derive('n2m'),
     m2n: derive('m2n')
   }
-}
-
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  let diff = 0
-  for (let i = 0; i < a.byteLength; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0)
-  return diff === 0
 }
 
 /** Each direction's key seals one message at most twice; the nonce is a counter. */
@@ -242,7 +236,7 @@ export async function answerInvite(channel: Channel, context: AnswerContext): Pr
     }
     const confirm = await receive(channel, 'confirm')
     const mac = field(() => read.bytes(confirm, 'mac', 32), 'confirm')
-    if (keys == null || !constantTimeEqual(mac, keys.confirmN)) {
+    if (keys == null || !equalBytes(mac, keys.confirmN)) {
       const burned = room.recordFailure(id, remote)
       return await refuse(burned ? 'INVITE_BURNED' : 'WRONG_PIN')
     }
@@ -337,7 +331,7 @@ export async function redeemInvite(
   await channel.write(encode({ t: 'confirm', mac: sessionKeysN.confirmN }))
   const confirm = await receive(channel, 'confirm')
   const mac = field(() => read.bytes(confirm, 'mac', 32), 'confirm')
-  if (!constantTimeEqual(mac, sessionKeysN.confirmM)) {
+  if (!equalBytes(mac, sessionKeysN.confirmM)) {
     throw new InviteError('WRONG_ROOM', 'the inviting device could not prove it holds this invite')
   }
   options.onStep?.('claim')

@@ -10,7 +10,7 @@ import { equals } from 'uint8arrays/equals'
 import { fromString } from 'uint8arrays/from-string'
 import { b64, createEntry, MAX_PREV, readEntry } from './entries.ts'
 import { EntryError, RoomError } from './errors.ts'
-import { createInvite, inviteKeys, inviteLink, InviteLinkError, readInviteLink } from './invite.ts'
+import { createInvite, inviteKeys, inviteLink, pinPassword, readInviteLink } from './invite.ts'
 import {
   dataKey,
   newEpochSecret,
@@ -322,11 +322,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
       ...(options.flags != null ? { flags: options.flags } : {})
     })
     const pin = options.pin ?? randomPin()
-    // checks the PIN's shape before anything is logged
+    // the PIN is checked by the same rule the exchange applies, before anything is logged
+    pinPassword(invite.secret, pin)
     const keys = inviteKeys(invite.secret)
-    if (!/^\S(.*\S)?$/.test(pin) || pin.length < 4 || pin.length > 32) {
-      throw new InviteLinkError('a PIN has 4 to 32 characters')
-    }
     this.append({
       kind: 'invite',
       id: keys.id,

@@ -3,9 +3,8 @@
  * (`/kith/trust/room/1.0.0`: log sync and neighbour attestations, members only), connections kept to every other
  * member device, a gater bound to the rooms' membership, and storage of the replicas.
  */
-import { decode, encode, read } from '@kith/identity'
+import { channelFromStream, decode, encode, read } from '@kith/identity'
 import { multiaddr } from '@multiformats/multiaddr'
-import { lpStream } from '@libp2p/utils'
 import { TypedEventEmitter } from 'main-event'
 import {
   answerInvite,
@@ -18,7 +17,7 @@ import { InviteError, RoomError } from './errors.ts'
 import { readInviteLink } from './invite.ts'
 import { Room } from './room.ts'
 import { attestNeighbours, readAttestation, roomTopology } from './topology.ts'
-import type { Channel, RedeemOptions } from './admission.ts'
+import type { RedeemOptions } from './admission.ts'
 import type { RoomGater } from './gater.ts'
 import type { Invite } from './invite.ts'
 import type { CreatedInvite, InviteOptions } from './room.ts'
@@ -53,16 +52,6 @@ export interface RoomsEvents {
   change: CustomEvent<Room | undefined>
   /** A room protocol request from a peer that is not a member of the room it named. */
   refused: CustomEvent<{ peer: PeerId; room: string }>
-}
-
-function channelOf(stream: Stream, signal: AbortSignal, maxBytes: number): Channel {
-  const lp = lpStream(stream, { maxDataLength: maxBytes })
-  return {
-    read: async () => (await lp.read({ signal })).subarray(),
-    write: async (bytes) => {
-      await lp.write(bytes, { signal })
-    }
-  }
 }
 
 function bytesList(value: unknown, max: number): Uint8Array[] {
@@ -196,7 +185,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     }
     try {
       const room = await redeemInvite(
-        channelOf(stream, signal, MAX_WELCOME_BYTES + 1024),
+        channelFromStream(stream, signal, MAX_WELCOME_BYTES + 1024),
         { invite, pin, identity: this.identity },
         options
       )
@@ -349,7 +338,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
 
   private answer(stream: Stream, connection: Connection): void {
     const signal = AbortSignal.timeout(this.init.inviteTimeoutMs ?? DEFAULT_INVITE_TIMEOUT_MS)
-    answerInvite(channelOf(stream, signal, 16 * 1024), {
+    answerInvite(channelFromStream(stream, signal, 16 * 1024), {
       room: (id) => this.rooms.get(id),
       self: this.identity.deviceId,
       remote: connection.remotePeer
@@ -378,7 +367,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     let stream: Stream | undefined
     try {
       stream = await this.peer.dialProtocol(peer, ROOM_PROTOCOL, { signal })
-      const channel = channelOf(stream, signal, MAX_ROOM_MESSAGE_BYTES)
+      const channel = channelFromStream(stream, signal, MAX_ROOM_MESSAGE_BYTES)
       await channel.write(
         encode({ t: 'sync', room: room.id, have: room.hashes(), nb: this.attested(room).map((a) => a.bytes) })
       )
@@ -407,7 +396,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
 
   private respond(stream: Stream, connection: Connection): void {
     const signal = AbortSignal.timeout(DEFAULT_SYNC_TIMEOUT_MS)
-    const channel = channelOf(stream, signal, MAX_ROOM_MESSAGE_BYTES)
+    const channel = channelFromStream(stream, signal, MAX_ROOM_MESSAGE_BYTES)
     const run = async (): Promise<void> => {
       const request = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'sync')
       read.keys(request, ['t', 'room', 'have', 'nb'], 'sync')
