@@ -316,6 +316,7 @@ export class DemoNode {
 
   async stop(): Promise<void> {
     clearInterval(this.timer)
+    this.roomChat.stop()
     await this.rooms.stop()
     await this.peer.stop()
   }

@@ -8,7 +8,8 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 /**
  * Room notes: each message sealed under the room's current epoch key and sent to every connected member device,
  * one stream each. A receiver checks the sender is a member device of that room before opening it; a removed
- * member can neither send (refused) nor read what is sealed after its removal (new epoch).
+ * member can neither send (refused) nor read what is sealed after its removal (new epoch). A device that cannot be
+ * reached gets the note when it next connects (or on a retry every few seconds), for up to ten minutes.
  */
 export const ROOM_CHAT_PROTOCOL = protocolId('demo', 'room-chat', '1.0.0')
 const MAX_MESSAGE_BYTES = 16 * 1024
@@ -30,8 +31,25 @@ export interface RoomNote {
   epoch: number
 }
 
+/** A note a member device has not taken yet: retried when that device connects, and every few seconds. */
+interface Undelivered {
+  note: RoomNote
+  aad: Uint8Array
+  sealed: Uint8Array
+  until: number
+}
+
+const RETRY_MS = 3_000
+const GIVE_UP_MS = 10 * 60_000
+
 export class RoomChat {
   private readonly notes = new Map<string, RoomNote[]>()
+  private readonly outbox = new Map<string, Undelivered[]>()
+  private readonly flushing = new Set<string>()
+  private timer?: ReturnType<typeof setInterval>
+  private readonly onConnect = (event: CustomEvent<PeerId>): void => {
+    void this.flush(event.detail)
+  }
 
   constructor(
     private readonly peer: KithPeer,
@@ -43,6 +61,56 @@ export class RoomChat {
     await this.peer.handle(ROOM_CHAT_PROTOCOL, (stream, connection) => {
       this.receive(stream, connection).catch((err: unknown) => stream.abort(err as Error))
     })
+    this.peer.addEventListener('peer:connect', this.onConnect)
+    this.timer = setInterval(() => {
+      for (const id of this.outbox.keys()) {
+        const waiting = this.outbox.get(id)?.[0]
+        if (waiting != null) void this.flush(this.deviceOf(waiting.note.room, id))
+      }
+    }, RETRY_MS)
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+    this.peer.removeEventListener('peer:connect', this.onConnect)
+  }
+
+  /** Notes sealed but not yet taken by some member device. */
+  pending(room: string): number {
+    let count = 0
+    for (const list of this.outbox.values()) count += list.filter((u) => u.note.room === room).length
+    return count
+  }
+
+  private deviceOf(room: string, id: string): PeerId | undefined {
+    return this.rooms
+      .get(room)
+      ?.otherDevices()
+      .find((device) => device.toString() === id)
+  }
+
+  /** Retries what `device` has not taken, oldest first; drops notes for rooms it left and notes past ten minutes. */
+  private async flush(device: PeerId | undefined): Promise<void> {
+    if (device == null) return
+    const id = device.toString()
+    if (this.flushing.has(id)) return
+    this.flushing.add(id)
+    try {
+      const list = this.outbox.get(id) ?? []
+      for (let next = list.at(0); next != null; next = list.at(0)) {
+        if (Date.now() > next.until || this.deviceOf(next.note.room, id) == null) {
+          list.shift()
+          continue
+        }
+        if (!(await this.deliver(device, next.aad, next.sealed))) break
+        list.shift()
+        next.note.delivered = (next.note.delivered ?? 0) + 1
+        this.changed()
+      }
+      if (list.length === 0) this.outbox.delete(id)
+    } finally {
+      this.flushing.delete(id)
+    }
   }
 
   list(room: string): RoomNote[] {
@@ -51,6 +119,8 @@ export class RoomChat {
 
   private push(note: RoomNote): void {
     const list = this.notes.get(note.room) ?? []
+    // a retried note whose first answer was lost arrives twice
+    if (list.some((n) => n.id === note.id && n.from === note.from)) return
     list.push(note)
     this.notes.set(note.room, list.slice(-200))
     this.changed()
@@ -119,6 +189,11 @@ export class RoomChat {
     this.push(note)
     const results = await Promise.all(targets.map(async (peer) => this.deliver(peer, aad, sealed)))
     note.delivered = results.filter(Boolean).length
+    targets.forEach((peer, i) => {
+      if (results[i]) return
+      const id = peer.toString()
+      this.outbox.set(id, [...(this.outbox.get(id) ?? []), { note, aad, sealed, until: at + GIVE_UP_MS }])
+    })
     this.changed()
     return note
   }
