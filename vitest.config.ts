@@ -7,6 +7,7 @@ export default defineConfig({
       'packages/peer',
       'packages/identity',
       'packages/trust',
+      'packages/sync',
       'packages/integration-tests',
       'apps/relay',
       'apps/demo'

@@ -1,0 +1,172 @@
+import { encode } from '@kith/identity'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { SyncError } from '../src/errors.ts'
+import { CHUNK_BYTES, MAX_FRAME_BYTES, MAX_UPDATE_BYTES, decodeFrame, encodeFrame } from '../src/frames.ts'
+import { Replica } from '../src/replica.ts'
+import type { Frame } from '../src/frames.ts'
+
+const docName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,20}$/)
+const frame: fc.Arbitrary<Frame> = fc.oneof(
+  fc.record({
+    t: fc.constant('sv' as const),
+    d: docName,
+    v: fc.uint8Array({ maxLength: 64 }),
+    q: fc.integer({ min: 0, max: 3 })
+  }),
+  fc
+    .record({
+      t: fc.constant('s2' as const),
+      d: docName,
+      x: fc.nat(),
+      b: fc.uint8Array({ maxLength: 256 }),
+      o: fc.nat(1000),
+      extra: fc.nat(1000)
+    })
+    .map(({ extra, ...f }) => ({ ...f, n: f.o + f.b.byteLength + extra })),
+  fc.record({
+    t: fc.constant('u' as const),
+    d: docName,
+    o: fc.string({ maxLength: 60 }),
+    s: fc.uint8Array({ minLength: 64, maxLength: 64 }),
+    b: fc.uint8Array({ maxLength: 256 })
+  }),
+  fc.record({
+    t: fc.constant('a' as const),
+    o: fc.string({ maxLength: 60 }),
+    b: fc.uint8Array({ maxLength: 256 })
+  })
+)
+
+function replica(): Replica {
+  return new Replica({
+    room: 'r',
+    self: 'me',
+    sign: () => new Uint8Array(64),
+    verify: () => true,
+    mayWrite: () => true
+  })
+}
+
+describe('sync messages', () => {
+  it('round-trips every well-formed message (property)', () => {
+    fc.assert(
+      fc.property(frame, (f) => {
+        expect(decodeFrame(encodeFrame(f))).toEqual(f)
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it('refuses random bytes with a SyncError, never anything else (fuzz)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {
+        try {
+          decodeFrame(bytes)
+        } catch (err) {
+          expect(err).toBeInstanceOf(SyncError)
+        }
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
+  it('refuses mutated messages with a SyncError (fuzz)', () => {
+    fc.assert(
+      fc.property(frame, fc.nat(), fc.integer({ min: 0, max: 255 }), (f, at, value) => {
+        const bytes = encodeFrame(f)
+        bytes[at % bytes.byteLength] = value
+        try {
+          decodeFrame(bytes)
+        } catch (err) {
+          expect(err).toBeInstanceOf(SyncError)
+        }
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
+  it('refuses oversized messages, unknown fields, bad names and chunks outside their transfer', () => {
+    const code = (bytes: Uint8Array): string => {
+      try {
+        decodeFrame(bytes)
+        return 'accepted'
+      } catch (err) {
+        return (err as SyncError).code
+      }
+    }
+    expect(code(new Uint8Array(MAX_FRAME_BYTES + 1))).toBe('TOO_LARGE')
+    expect(
+      code(encode({ t: 'u', d: 'n', o: 'x', s: new Uint8Array(64), b: new Uint8Array(MAX_UPDATE_BYTES + 1) }))
+    ).toBe('TOO_LARGE')
+    expect(code(encode({ t: 'sv', d: 'n', v: new Uint8Array(0), q: 0, extra: 1 }))).toBe('MALFORMED')
+    expect(code(encode({ t: 'sv', d: '../etc', v: new Uint8Array(0), q: 0 }))).toBe('MALFORMED')
+    expect(code(encode({ t: 'sv', d: 'n', v: new Uint8Array(0), q: 4 }))).toBe('MALFORMED')
+    expect(code(encode({ t: 's2', d: 'n', x: 1, n: 10, o: 5, b: new Uint8Array(6) }))).toBe('MALFORMED')
+    expect(
+      code(encode({ t: 's2', d: 'n', x: 1, n: CHUNK_BYTES * 2, o: 0, b: new Uint8Array(CHUNK_BYTES + 1) }))
+    ).toBe('MALFORMED')
+    expect(code(encode({ t: 'zz', d: 'n' }))).toBe('MALFORMED')
+  })
+
+  it('a replica refuses garbage updates, vectors and catch-ups with a SyncError and keeps its document (fuzz)', async () => {
+    const r = replica()
+    r.doc('notes').getText('t').insert(0, 'kept')
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.nat(2), async (bytes, kind) => {
+        const f: Frame =
+          kind === 0
+            ? { t: 'u', d: 'notes', o: 'peer', s: new Uint8Array(64), b: bytes }
+            : kind === 1
+              ? { t: 's2', d: 'notes', x: 7, n: bytes.byteLength, o: 0, b: bytes }
+              : { t: 'sv', d: 'notes', v: bytes, q: 0 }
+        try {
+          await r.receive('peer', f)
+        } catch (err) {
+          expect(err).toBeInstanceOf(SyncError)
+        }
+        expect(r.doc('notes').getText('t').toString()).toContain('kept')
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it('refuses an update whose origin may not write, or whose signature fails, before applying it', async () => {
+    const refuse = new Replica({
+      room: 'r',
+      self: 'me',
+      sign: () => new Uint8Array(64),
+      verify: (o) => o === 'good',
+      mayWrite: (o) => o !== 'removed'
+    })
+    const source = new Y.Doc()
+    source.getText('t').insert(0, 'sneaky')
+    const b = Y.encodeStateAsUpdate(source)
+    await expect(
+      refuse.receive('peer', { t: 'u', d: 'notes', o: 'removed', s: new Uint8Array(64), b })
+    ).rejects.toMatchObject({ code: 'NOT_MEMBER' })
+    await expect(
+      refuse.receive('peer', { t: 'u', d: 'notes', o: 'forged', s: new Uint8Array(64), b })
+    ).rejects.toMatchObject({ code: 'BAD_SIGNATURE' })
+    expect(refuse.doc('notes').getText('t').toString()).toBe('')
+    await refuse.receive('peer', { t: 'u', d: 'notes', o: 'good', s: new Uint8Array(64), b })
+    expect(refuse.doc('notes').getText('t').toString()).toBe('sneaky')
+  })
+
+  it('refuses a document past the room limit with DOC_LIMIT', async () => {
+    const small = new Replica({
+      room: 'r',
+      self: 'me',
+      sign: () => new Uint8Array(64),
+      verify: () => true,
+      mayWrite: () => true,
+      maxDocs: 2
+    })
+    small.doc('a')
+    small.doc('b')
+    await expect(
+      small.receive('peer', { t: 'sv', d: 'c', v: Y.encodeStateVector(new Y.Doc()), q: 1 })
+    ).rejects.toMatchObject({ code: 'DOC_LIMIT' })
+  })
+})
