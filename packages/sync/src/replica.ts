@@ -161,13 +161,16 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
       vectors: new Map(),
       chain: Promise.resolve()
     }
+    let loading = true
     const ready = (this.init.load?.(name, doc) ?? Promise.resolve()).then(() => {
-      // ask every linked peer for what this document lacks
-      for (const link of this.links.values()) this.sendVector(state, link, WANT_UPDATE)
+      loading = false
+      // trade state vectors with every linked peer: each sends the other what it lacks (stored edits included)
+      for (const link of this.links.values()) this.sendVector(state, link, WANT_UPDATE | WANT_VECTOR)
     })
     Object.assign(state, { ready })
     doc.on('update', (update: Uint8Array, origin: unknown) => {
-      if (origin !== REMOTE && !this.destroyed) this.local(state, update)
+      // what loads from storage is not pushed: the state vector trade above carries it
+      if (origin !== REMOTE && !loading && !this.destroyed) this.local(state, update)
     })
     this.docs.set(name, state)
     this.safeDispatchEvent('doc', { detail: { name, doc } })
@@ -227,7 +230,7 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     for (const [key, transfer] of this.transfers) {
       if (this.now() - transfer.touched < this.catchUpTimeoutMs) continue
       this.transfers.delete(key)
-      this.failTransfer(key.split('\n')[0], key, transfer, 'no chunk for too long')
+      this.failTransfer(key.split('\n')[0] ?? '', key, transfer, 'no chunk for too long')
     }
     for (const state of this.docs.values()) {
       for (const link of this.links.values()) this.sendVector(state, link, WANT_UPDATE)

@@ -38,7 +38,7 @@ function mesh(net: SimNet, ids: string[]): void {
   const linked = new Set<string>()
   ids.forEach((id, i) => {
     for (const d of [1, chord]) {
-      const other = ids[(i + d) % ids.length]
+      const other = ids[(i + d) % ids.length] as string
       const key = [id, other].sort().join('|')
       if (other === id || linked.has(key)) continue
       linked.add(key)
@@ -63,7 +63,7 @@ async function run(seed: number, peers: number, ops: number): Promise<{ net: Sim
         net.partition([shuffled.slice(0, cut), shuffled.slice(cut)])
       } else net.heal()
     }
-    edit(replicas[Math.floor(random() * peers)], random)
+    edit(replicas[Math.floor(random() * peers)] as Replica, random)
     if (random() < 0.3) await net.step()
     if (i % 100 === 99) for (const r of replicas) r.tick()
   }
@@ -88,7 +88,8 @@ describe('convergence on a simulated network that delays, drops, duplicates, reo
     it(`seed ${seed}: ${peers} peers, ${ops} edits — every replica ends equal`, async () => {
       const { net, replicas } = await run(seed, peers, ops)
       for (const name of ['notes', 'board']) {
-        const expected = snapshot(replicas[0].doc(name))
+        const first = replicas[0] as Replica
+        const expected = snapshot(first.doc(name))
         for (const r of replicas) expect(snapshot(r.doc(name))).toBe(expected)
       }
       expect(net.delivered).toBeGreaterThan(ops)
@@ -97,7 +98,7 @@ describe('convergence on a simulated network that delays, drops, duplicates, reo
       await net.settle()
       for (const r of replicas) expect(r.unconfirmed()).toBe(0)
       // the edits went somewhere: a non-trivial document
-      expect(replicas[0].doc('notes').getText('text').length).toBeGreaterThan(10)
+      expect((replicas[0] as Replica).doc('notes').getText('text').length).toBeGreaterThan(10)
     })
   }
 })

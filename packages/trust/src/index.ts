@@ -127,6 +127,8 @@ export {
   ROOM_PROTOCOL,
   MAX_ROOM_MESSAGE_BYTES,
   DEFAULT_SYNC_TIMEOUT_MS,
-  DEFAULT_ATTEST_INTERVAL_MS
+  DEFAULT_ATTEST_INTERVAL_MS,
+  DEFAULT_MESH_DEGREE,
+  meshTargets
 } from './rooms.ts'
 export type { RoomsEvents, RoomsInit } from './rooms.ts'

@@ -5,6 +5,9 @@
  */
 import { channelFromStream, decode, encode, read } from '@kith/identity'
 import { multiaddr } from '@multiformats/multiaddr'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { fromString } from 'uint8arrays/from-string'
+import { toString } from 'uint8arrays/to-string'
 import { TypedEventEmitter } from 'main-event'
 import {
   answerInvite,
@@ -30,6 +33,7 @@ export const ROOM_PROTOCOL = '/kith/trust/room/1.0.0'
 export const MAX_ROOM_MESSAGE_BYTES = MAX_WELCOME_BYTES
 export const DEFAULT_SYNC_TIMEOUT_MS = 10_000
 export const DEFAULT_ATTEST_INTERVAL_MS = 10_000
+export const DEFAULT_MESH_DEGREE = 4
 const MAX_STORED_BYTES = 64 * 1024 * 1024
 
 export interface RoomsInit {
@@ -45,6 +49,47 @@ export interface RoomsInit {
   attestIntervalMs?: number
   /** @default 30_000 */
   inviteTimeoutMs?: number
+  /**
+   * The mesh: with up to this many other member devices every device dials every other (full mesh). Past it, each
+   * device dials `⌊meshDegree / 2⌋` others on a ring ordered by hash (its successor and chords at distances
+   * n^(k/dials)), so each keeps about `meshDegree` links and any two are about √n hops apart (two dials). @default 4
+   */
+  meshDegree?: number
+}
+
+/** How long a member device whose dial failed is skipped over by the mesh. */
+const UNREACHABLE_MS = 30_000
+
+/**
+ * The member devices `me` dials in a room of `devices` (including `me`): all of them up to `degree` others, else
+ * a successor and chords on a ring ordered by SHA-256(room ‖ device), skipping devices that were just unreachable.
+ */
+export function meshTargets(
+  room: string,
+  me: string,
+  devices: string[],
+  degree: number,
+  unreachable: (device: string) => boolean = () => false
+): string[] {
+  const others = devices.filter((d) => d !== me)
+  if (others.length <= degree) return others
+  const rank = (d: string): string => toString(sha256(fromString(`${room}\n${d}`)), 'base16')
+  const ring = [...new Set([...others, me])].sort((a, b) => (rank(a) < rank(b) ? -1 : 1))
+  const n = ring.length
+  const at = ring.indexOf(me)
+  const dials = Math.max(1, Math.floor(degree / 2))
+  const targets = new Set<string>()
+  for (let k = 0; k < dials; k++) {
+    // distances n^(k/dials): 1, then geometrically spaced chords (√n for two dials)
+    let distance = Math.max(1, Math.round(n ** (k / dials)))
+    for (let tries = 0; tries < n - 1; tries++, distance++) {
+      const target = ring[(at + distance) % n] as string
+      if (target === me || targets.has(target) || unreachable(target)) continue
+      targets.add(target)
+      break
+    }
+  }
+  return [...targets]
 }
 
 export interface RoomsEvents {
@@ -69,6 +114,8 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   private timer?: ReturnType<typeof setInterval>
   private saving?: Promise<void>
   private readonly rotating = new Set<string>()
+  private readonly unreachable = new Map<string, number>()
+  private meshPaused = false
   private started = false
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {
     for (const room of this.rooms.values()) {
@@ -261,13 +308,46 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     return room.otherDevices().filter((peer) => this.peer.getConnections(peer).length > 0)
   }
 
+  /**
+   * Stops (or resumes) dialing member devices, and hangs up on them while stopped: for apps that let an idle device
+   * drop its links. The room protocol still answers whoever connects.
+   */
+  pauseMesh(paused: boolean): void {
+    this.meshPaused = paused
+    if (!paused) {
+      for (const room of this.rooms.values()) this.connectMembers(room)
+      return
+    }
+    for (const room of this.rooms.values()) {
+      for (const peer of room.otherDevices()) void this.peer.hangUp(peer).catch(() => undefined)
+    }
+  }
+
+  /** The member devices this device keeps links to in `room` (see `meshDegree`). */
+  meshOf(room: Room): PeerId[] {
+    const devices = room.otherDevices()
+    const byId = new Map(devices.map((d) => [d.toString(), d]))
+    const now = Date.now()
+    const targets = meshTargets(
+      room.id,
+      this.peer.peerId.toString(),
+      [...byId.keys()],
+      this.init.meshDegree ?? DEFAULT_MESH_DEGREE,
+      (d) => now - (this.unreachable.get(d) ?? -Infinity) < UNREACHABLE_MS
+    )
+    return targets.map((t) => byId.get(t) as PeerId)
+  }
+
   private connectMembers(room: Room): void {
-    if (room.me == null) return
-    for (const peer of room.otherDevices()) {
+    if (room.me == null || this.meshPaused) return
+    for (const peer of this.meshOf(room)) {
       if (this.peer.getConnections(peer).length > 0) continue
       void this.peer
         .dial(peer, { signal: AbortSignal.timeout(DEFAULT_SYNC_TIMEOUT_MS) })
-        .catch(() => undefined)
+        .then(() => this.unreachable.delete(peer.toString()))
+        .catch(() => {
+          this.unreachable.set(peer.toString(), Date.now())
+        })
     }
   }
 

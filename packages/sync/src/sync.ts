@@ -1,0 +1,494 @@
+import { decode, encode, read } from '@kith/identity'
+import { protocolId } from '@kith/peer'
+import { dataKey, openData, sealData, sealedEpoch } from '@kith/trust'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { TypedEventEmitter } from 'main-event'
+import { SyncError } from './errors.ts'
+import { MAX_FRAME_BYTES, decodeFrame, encodeFrame } from './frames.ts'
+import { Replica } from './replica.ts'
+import type { Frame } from './frames.ts'
+import type { DocStore } from './store.ts'
+import type { Identity } from '@kith/identity'
+import type { KithPeer } from '@kith/peer'
+import type { Room, Rooms } from '@kith/trust'
+import type { Connection, PeerId, PublicKey, Stream } from '@libp2p/interface'
+import type { Awareness } from 'y-protocols/awareness'
+import type * as Y from 'yjs'
+
+export const SYNC_VERSION = 1
+export const DEFAULT_ANTI_ENTROPY_MS = 10_000
+export const DEFAULT_CONFIRM_MS = 1_000
+const HELLO_TIMEOUT_MS = 10_000
+const MAX_HELLO_BYTES = 1024
+/** A link that has sent nothing for this many anti-entropy rounds is dead. */
+const SILENT_ROUNDS = 3
+/** A link whose peer will not read more than this many queued bytes is dropped (and healed later). */
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024
+/** Refused messages on one link before it is dropped. */
+const MAX_STRIKES = 3
+
+export interface SyncInit {
+  peer: KithPeer
+  rooms: Rooms
+  identity: Identity
+  /** The app's id: the protocol is `/kith/<appId>/sync/1.0.0`. */
+  appId: string
+  /** Where documents live on this device (default: memory only). */
+  store?: DocStore
+  /** How often each link exchanges state vectors to heal what was lost (default 10 s). */
+  antiEntropyMs?: number
+  /** How often unconfirmed local changes are checked with peers (default 1 s). */
+  confirmMs?: number
+  /** A catch-up larger than this is refused (default 256 MiB). */
+  maxDocBytes?: number
+  /** Documents per room (default 64). */
+  maxDocs?: number
+  /**
+   * Battery mode: after this long with no local or remote change, drop this device's room links (and stop keeping
+   * a mesh) until the next local change or `wake()`. Off by default.
+   */
+  idleAfterMs?: number
+}
+
+export interface SyncStatus {
+  /** Member devices this device has a sync link with. */
+  peers: string[]
+  /** `online`: at least one link; `connecting`: members exist but no link yet; `alone`: no other member device; `asleep`: battery mode. */
+  state: 'online' | 'connecting' | 'alone' | 'asleep'
+  /** When the last change from a peer arrived. */
+  lastSync?: number
+  /** Local changes no peer has confirmed holding (Yjs clock units: about one per character or item). */
+  unconfirmed: number
+  /** A catch-up in progress: bytes received of total, per document. */
+  catchingUp: Array<{ doc: string; received: number; total: number }>
+}
+
+export interface SyncEvents {
+  /** Status of `room` changed (links, confirmations, catch-up progress). */
+  status: CustomEvent<{ room: string }>
+  /** A catch-up of `doc` from `peer` finished. */
+  synced: CustomEvent<{ room: string; doc: string; peer: string; bytes: number }>
+  /** A message or a link was refused, or a catch-up failed: never silent. */
+  rejected: CustomEvent<{ room: string; peer: string; error: SyncError }>
+}
+
+interface LinkState {
+  readonly room: string
+  readonly remote: PeerId
+  readonly stream: Stream
+  queue: Frame[]
+  queued: number
+  wake?: () => void
+  heard: number
+  strikes: number
+  closed: boolean
+}
+
+/**
+ * Yjs documents shared in `@kith/trust` rooms. Each room has a {@link Replica}; each connected member device gets
+ * one sync stream per room, over which every message is sealed under the room's current epoch key. Links are made
+ * only over direct (not relayed) connections, which `Rooms` keeps as a mesh of bounded degree.
+ */
+export class Sync extends TypedEventEmitter<SyncEvents> {
+  readonly protocol: string
+  private readonly replicas = new Map<string, Replica>()
+  private readonly links = new Map<string, LinkState>()
+  private readonly closers = new Map<string, Array<() => Promise<void>>>()
+  private readonly progress = new Map<string, Map<string, { received: number; total: number }>>()
+  private readonly keys = new Map<string, Uint8Array>()
+  private readonly publicKeys = new Map<string, PublicKey>()
+  private timers: Array<ReturnType<typeof setInterval>> = []
+  private started = false
+  private asleep = false
+  private lastActivity = Date.now()
+  private readonly onConnect = (): void => {
+    this.link()
+  }
+
+  private readonly onRooms = (): void => {
+    this.link()
+  }
+
+  constructor(private readonly init: SyncInit) {
+    super()
+    this.protocol = protocolId(init.appId, 'sync', '1.0.0')
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    await this.init.peer.handle(this.protocol, (stream, connection) => this.answer(stream, connection), {
+      maxInboundStreams: 256
+    })
+    this.init.peer.addEventListener('connection:open', this.onConnect)
+    this.init.rooms.addEventListener('change', this.onRooms)
+    const antiEntropy = this.init.antiEntropyMs ?? DEFAULT_ANTI_ENTROPY_MS
+    this.timers = [
+      setInterval(() => {
+        this.tick()
+      }, antiEntropy),
+      setInterval(() => {
+        for (const replica of this.replicas.values()) replica.confirm()
+        this.checkIdle()
+      }, this.init.confirmMs ?? DEFAULT_CONFIRM_MS)
+    ]
+    this.link()
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    for (const timer of this.timers) clearInterval(timer)
+    this.init.peer.removeEventListener('connection:open', this.onConnect)
+    this.init.rooms.removeEventListener('change', this.onRooms)
+    await this.init.peer.unhandle(this.protocol)
+    for (const link of [...this.links.values()]) this.drop(link)
+    for (const replica of this.replicas.values()) replica.destroy()
+    for (const closers of this.closers.values()) await Promise.all(closers.map(async (close) => close()))
+    this.replicas.clear()
+    this.closers.clear()
+  }
+
+  /** The replica of `room` (its documents and awareness). Throws `SyncError` if this device is not a member. */
+  replica(room: Room | string): Replica {
+    const id = typeof room === 'string' ? room : room.id
+    const known = this.replicas.get(id)
+    if (known != null) return known
+    const held = this.init.rooms.get(id)
+    if (held?.me == null) throw new SyncError('NOT_MEMBER', 'this device is not a member of the room')
+    const replica = new Replica({
+      room: id,
+      self: this.init.peer.peerId.toString(),
+      sign: async (message) => this.init.identity.device.sign(message),
+      verify: async (origin, message, signature) => this.verify(origin, message, signature),
+      mayWrite: (origin) => this.mayWrite(id, origin),
+      load: async (name, doc) => this.load(id, name, doc),
+      maxDocs: this.init.maxDocs,
+      maxDocBytes: this.init.maxDocBytes,
+      catchUpTimeoutMs: (this.init.antiEntropyMs ?? DEFAULT_ANTI_ENTROPY_MS) * SILENT_ROUNDS
+    })
+    const status = (): void => {
+      this.safeDispatchEvent('status', { detail: { room: id } })
+    }
+    replica.addEventListener('status', status)
+    replica.addEventListener('doc', (event) => {
+      event.detail.doc.on('update', (_update: Uint8Array, origin: unknown) => {
+        this.lastActivity = Date.now()
+        // a local edit (not one from the network, whose transactions carry a symbol) wakes a sleeping device
+        if (this.asleep && typeof origin !== 'symbol') this.wake()
+      })
+    })
+    replica.addEventListener('progress', (event) => {
+      const byDoc = this.progress.get(id) ?? new Map<string, { received: number; total: number }>()
+      this.progress.set(id, byDoc)
+      byDoc.set(event.detail.doc, { received: event.detail.received, total: event.detail.total })
+      status()
+    })
+    replica.addEventListener('synced', (event) => {
+      this.progress.get(id)?.delete(event.detail.doc)
+      this.safeDispatchEvent('synced', { detail: { room: id, ...event.detail } })
+    })
+    replica.addEventListener('rejected', (event) => {
+      this.progress.get(id)?.clear()
+      this.safeDispatchEvent('rejected', { detail: { room: id, ...event.detail } })
+      status()
+    })
+    this.replicas.set(id, replica)
+    this.link()
+    return replica
+  }
+
+  /** The document `name` of `room`, loaded from this device's store (it then syncs with the room's members). */
+  async doc(room: Room | string, name: string): Promise<Y.Doc> {
+    return this.replica(room).ready(name)
+  }
+
+  /** Presence for `room`: set `awareness.setLocalState({...})`; other members' states arrive as they change. */
+  awareness(room: Room | string): Awareness {
+    return this.replica(room).awareness
+  }
+
+  status(room: Room | string): SyncStatus {
+    const id = typeof room === 'string' ? room : room.id
+    const replica = this.replicas.get(id)
+    const peers = replica?.peers() ?? []
+    const others = this.init.rooms.get(id)?.otherDevices().length ?? 0
+    return {
+      peers,
+      state: this.asleep ? 'asleep' : peers.length > 0 ? 'online' : others > 0 ? 'connecting' : 'alone',
+      lastSync: replica?.lastSync,
+      unconfirmed: replica?.unconfirmed() ?? 0,
+      catchingUp: [...(this.progress.get(id) ?? new Map<string, { received: number; total: number }>())].map(
+        ([doc, p]) => ({ doc, ...p })
+      )
+    }
+  }
+
+  /** Battery mode now: drops every sync link and stops keeping the room mesh until `wake()` or a local change. */
+  sleep(): void {
+    if (this.asleep) return
+    this.asleep = true
+    for (const link of [...this.links.values()]) this.drop(link)
+    this.init.rooms.pauseMesh(true)
+    for (const room of this.replicas.keys()) this.safeDispatchEvent('status', { detail: { room } })
+  }
+
+  /** Leaves battery mode: the mesh reconnects and each link catches up by state vector. */
+  wake(): void {
+    if (!this.asleep) return
+    this.asleep = false
+    this.lastActivity = Date.now()
+    this.init.rooms.pauseMesh(false)
+    this.link()
+    for (const room of this.replicas.keys()) this.safeDispatchEvent('status', { detail: { room } })
+  }
+
+  /** Anti-entropy now (it also runs on a timer): every link exchanges state vectors; dead links are dropped. */
+  tick(): void {
+    const silentMs = (this.init.antiEntropyMs ?? DEFAULT_ANTI_ENTROPY_MS) * SILENT_ROUNDS
+    for (const link of [...this.links.values()]) {
+      if (Date.now() - link.heard > silentMs) this.drop(link)
+    }
+    this.link()
+    for (const replica of this.replicas.values()) replica.tick()
+  }
+
+  private checkIdle(): void {
+    const idle = this.init.idleAfterMs
+    if (idle == null || this.asleep) return
+    if (Date.now() - this.lastActivity > idle) this.sleep()
+  }
+
+  private mayWrite(room: string, origin: string): boolean {
+    if (origin === this.init.peer.peerId.toString()) return true
+    try {
+      return this.init.rooms.get(room)?.isMemberDevice(peerIdFromString(origin)) ?? false
+    } catch {
+      return false
+    }
+  }
+
+  private async verify(origin: string, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    let key = this.publicKeys.get(origin)
+    if (key == null) {
+      try {
+        key = peerIdFromString(origin).publicKey
+      } catch {
+        return false
+      }
+      if (key == null) return false
+      this.publicKeys.set(origin, key)
+    }
+    return key.verify(message, signature)
+  }
+
+  private async load(room: string, name: string, doc: Y.Doc): Promise<void> {
+    const store = this.init.store
+    if (store == null) return
+    const close = await store.bind(`${room}/${name}`, doc)
+    const closers = this.closers.get(room) ?? []
+    closers.push(close)
+    this.closers.set(room, closers)
+  }
+
+  /** Opens links this device is due to open: to each connected member device with a higher peer id. */
+  private link(): void {
+    if (!this.started || this.asleep) return
+    const me = this.init.peer.peerId.toString()
+    for (const room of this.init.rooms.list()) {
+      if (room.me == null) continue
+      for (const link of [...this.links.values()]) {
+        if (link.room === room.id && !room.isMemberDevice(link.remote)) {
+          this.fail(link, new SyncError('NOT_MEMBER', 'the peer is no longer a member'))
+        }
+      }
+      // every room this device is a member of replicates, whether or not the app opened a document in it yet
+      this.replica(room)
+      for (const device of room.otherDevices()) {
+        const id = device.toString()
+        if (id < me || this.links.has(`${room.id}\n${id}`)) continue
+        const connection = this.init.peer.getConnections(device).find((c) => c.limits == null)
+        if (connection == null) continue
+        void this.open(room, connection)
+      }
+    }
+  }
+
+  private async open(room: Room, connection: Connection): Promise<void> {
+    const key = `${room.id}\n${connection.remotePeer.toString()}`
+    if (this.links.has(key)) return
+    // hold the slot while the stream opens, so ticks do not open a second one
+    const pending = { room: room.id, remote: connection.remotePeer, closed: false } as unknown as LinkState
+    this.links.set(key, pending)
+    try {
+      const signal = AbortSignal.timeout(HELLO_TIMEOUT_MS)
+      const stream = await connection.newStream(this.protocol, { signal })
+      const lp = lpStream(stream, { maxDataLength: MAX_HELLO_BYTES })
+      await lp.write(encode({ v: SYNC_VERSION, r: room.id }), { signal })
+      const answer = read.map(decode((await lp.read({ signal })).subarray(), MAX_HELLO_BYTES), 'sync answer')
+      if (typeof answer.e === 'string')
+        throw new SyncError('NOT_MEMBER', `the peer refused the link: ${answer.e}`)
+      if (answer.v !== SYNC_VERSION) throw new SyncError('MALFORMED', 'the peer speaks another sync version')
+      this.links.delete(key)
+      this.run(room, connection.remotePeer, stream)
+    } catch (err: unknown) {
+      this.links.delete(key)
+      const error =
+        err instanceof SyncError ? err : new SyncError('TIMEOUT', (err as Error).message, { cause: err })
+      this.safeDispatchEvent('rejected', {
+        detail: { room: room.id, peer: connection.remotePeer.toString(), error }
+      })
+    }
+  }
+
+  private answer(stream: Stream, connection: Connection): void {
+    const remote = connection.remotePeer
+    void (async () => {
+      const signal = AbortSignal.timeout(HELLO_TIMEOUT_MS)
+      const lp = lpStream(stream, { maxDataLength: MAX_HELLO_BYTES })
+      const hello = read.map(decode((await lp.read({ signal })).subarray(), MAX_HELLO_BYTES), 'sync hello')
+      const roomId = read.string(hello, 'r', 64)
+      const room = this.init.rooms.get(roomId)
+      const refuse = async (code: string): Promise<void> => {
+        await lp.write(encode({ e: code }), { signal })
+        await stream.close()
+      }
+      if (room?.me == null || this.asleep) return refuse('UNKNOWN_ROOM')
+      if (!room.isMemberDevice(remote) || connection.limits != null) return refuse('NOT_MEMBER')
+      if (hello.v !== SYNC_VERSION) return refuse('MALFORMED')
+      await lp.write(encode({ v: SYNC_VERSION }), { signal })
+      this.replica(room)
+      const existing = this.links.get(`${room.id}\n${remote.toString()}`)
+      if (existing != null) this.drop(existing)
+      this.run(room, remote, stream)
+    })().catch((err: unknown) => {
+      stream.abort(err as Error)
+    })
+  }
+
+  /** Runs a link: a writer that seals queued frames in order, and a reader that opens, checks and applies. */
+  private run(room: Room, remote: PeerId, stream: Stream): void {
+    const replica = this.replica(room)
+    const link: LinkState = {
+      room: room.id,
+      remote,
+      stream,
+      queue: [],
+      queued: 0,
+      heard: Date.now(),
+      strikes: 0,
+      closed: false
+    }
+    this.links.set(`${room.id}\n${remote.toString()}`, link)
+    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+    const aad = new TextEncoder().encode(`kith/sync/v1\n${room.id}`)
+    const peer = remote.toString()
+    void (async () => {
+      while (!link.closed) {
+        const frame = link.queue.shift()
+        if (frame == null) {
+          await new Promise<void>((resolve) => {
+            link.wake = resolve
+          })
+          continue
+        }
+        const bytes = encodeFrame(frame)
+        link.queued -= bytes.byteLength
+        const n = room.state.epoch.n
+        await lp.write(sealData(await this.dataKey(room, n), n, bytes, aad))
+      }
+    })().catch((err: unknown) => {
+      this.fail(link, new SyncError('TIMEOUT', `writing to the peer failed: ${(err as Error).message}`))
+    })
+    void (async () => {
+      while (!link.closed) {
+        const sealed = (await lp.read()).subarray()
+        link.heard = Date.now()
+        try {
+          await this.receive(room, link, sealed, aad)
+        } catch (err: unknown) {
+          const error = err instanceof SyncError ? err : new SyncError('MALFORMED', (err as Error).message)
+          this.safeDispatchEvent('rejected', { detail: { room: room.id, peer, error } })
+          if (error.code === 'STALE_EPOCH') {
+            // the peer missed a rotation (or was removed): it learns from the room log; its message is refused
+            void this.init.rooms.syncWith(room, link.remote)
+          } else if (error.code === 'NOT_MEMBER' || ++link.strikes >= MAX_STRIKES) {
+            this.fail(link, error)
+          }
+        }
+      }
+    })().catch(() => {
+      this.drop(link)
+    })
+    replica.attach({
+      peer,
+      send: (frame) => {
+        if (link.closed) return
+        link.queue.push(frame)
+        link.queued += 'b' in frame ? frame.b.byteLength : 64
+        if (link.queued > MAX_QUEUED_BYTES) {
+          this.fail(link, new SyncError('TOO_LARGE', 'the peer is not reading; the link is dropped'))
+          return
+        }
+        link.wake?.()
+      }
+    })
+  }
+
+  private async receive(room: Room, link: LinkState, sealed: Uint8Array, aad: Uint8Array): Promise<void> {
+    if (!room.isMemberDevice(link.remote)) throw new SyncError('NOT_MEMBER', 'the peer is no longer a member')
+    let n: number
+    try {
+      n = sealedEpoch(sealed).n
+    } catch (err: unknown) {
+      throw new SyncError('MALFORMED', 'not sealed room data', { cause: err })
+    }
+    const current = room.state.epoch.n
+    if (n < current) {
+      throw new SyncError('STALE_EPOCH', `a message sealed under epoch ${n}; the room is at epoch ${current}`)
+    }
+    if (n > current) {
+      // the peer has seen a rotation this device has not: catch up on the room log, then anti-entropy repeats it
+      void this.init.rooms.syncWith(room, link.remote)
+      throw new SyncError('NO_KEY', `a message sealed under epoch ${n}, which this device does not hold yet`)
+    }
+    let plaintext: Uint8Array
+    try {
+      plaintext = openData(await this.dataKey(room, n), sealedEpoch(sealed), aad)
+    } catch (err: unknown) {
+      throw new SyncError('MALFORMED', 'a message that does not open under the room key', { cause: err })
+    }
+    const frame = decodeFrame(plaintext)
+    await this.replica(room).receive(link.remote.toString(), frame)
+    if (frame.t === 'u' || frame.t === 's2') this.lastActivity = Date.now()
+  }
+
+  private async dataKey(room: Room, n: number): Promise<Uint8Array> {
+    const id = `${room.id}\n${n}`
+    let key = this.keys.get(id)
+    if (key == null) {
+      key = dataKey(await room.epochSecret(n), room.id, n)
+      this.keys.set(id, key)
+    }
+    return key
+  }
+
+  private fail(link: LinkState, error: SyncError): void {
+    if (link.closed) return
+    this.safeDispatchEvent('rejected', {
+      detail: { room: link.room, peer: link.remote.toString(), error }
+    })
+    this.drop(link)
+  }
+
+  private drop(link: LinkState): void {
+    const key = `${link.room}\n${link.remote.toString()}`
+    if (this.links.get(key) === link) this.links.delete(key)
+    if (link.closed) return
+    link.closed = true
+    link.wake?.()
+    link.stream?.abort(new SyncError('CATCH_UP_FAILED', 'the link was dropped'))
+    this.replicas.get(link.room)?.detach(link.remote.toString())
+  }
+}

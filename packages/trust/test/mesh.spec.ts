@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest'
+import { meshTargets } from '../src/rooms.ts'
+
+function graph(room: string, devices: string[], degree: number): Map<string, Set<string>> {
+  const edges = new Map(devices.map((d) => [d, new Set<string>()]))
+  for (const me of devices) {
+    for (const target of meshTargets(room, me, devices, degree)) {
+      edges.get(me)?.add(target)
+      edges.get(target)?.add(me)
+    }
+  }
+  return edges
+}
+
+/** The longest shortest path, or Infinity if the graph is not connected. */
+function diameter(edges: Map<string, Set<string>>): number {
+  let worst = 0
+  for (const start of edges.keys()) {
+    const depth = new Map([[start, 0]])
+    const queue = [start]
+    for (let node = queue.shift(); node != null; node = queue.shift()) {
+      for (const next of edges.get(node) ?? []) {
+        if (depth.has(next)) continue
+        depth.set(next, (depth.get(node) ?? 0) + 1)
+        queue.push(next)
+      }
+    }
+    if (depth.size < edges.size) return Infinity
+    worst = Math.max(worst, ...depth.values())
+  }
+  return worst
+}
+
+describe('the room mesh', () => {
+  it('is a full mesh up to the degree, and past it a connected graph of bounded degree and small diameter', () => {
+    for (let n = 2; n <= 48; n++) {
+      const devices = Array.from({ length: n }, (_, i) => `device-${i}`)
+      const edges = graph(`room-${n}`, devices, 4)
+      const degrees = [...edges.values()].map((e) => e.size)
+      if (n <= 5) {
+        expect(Math.min(...degrees)).toBe(n - 1)
+        continue
+      }
+      expect(diameter(edges)).toBeLessThanOrEqual(Math.ceil(Math.sqrt(n)) + 2)
+      // each device dials two; the average link count stays about four however large the room
+      expect(degrees.reduce((a, b) => a + b, 0) / n).toBeLessThanOrEqual(4)
+      expect(Math.max(...degrees)).toBeLessThanOrEqual(10)
+    }
+  })
+
+  it('skips a device that was just unreachable and still reaches the others', () => {
+    const devices = Array.from({ length: 20 }, (_, i) => `device-${i}`)
+    const down = new Set(['device-3', 'device-7', 'device-11'])
+    const live = devices.filter((d) => !down.has(d))
+    const edges = new Map(live.map((d) => [d, new Set<string>()]))
+    for (const me of live) {
+      for (const target of meshTargets('room', me, devices, 4, (d) => down.has(d))) {
+        expect(down.has(target)).toBe(false)
+        edges.get(me)?.add(target)
+        edges.get(target)?.add(me)
+      }
+    }
+    expect(diameter(edges)).toBeLessThan(Infinity)
+  })
+})
