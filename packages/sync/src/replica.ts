@@ -38,7 +38,7 @@ export interface ReplicaInit {
   maxDocBytes?: number
   /** A catch-up that has not finished this long after its last chunk is reported failed (default 30 s). */
   catchUpTimeoutMs?: number
-  now?(): number
+  now?: () => number
 }
 
 export interface ReplicaEvents {
@@ -112,7 +112,7 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     this.maxDocs = init.maxDocs ?? 64
     this.maxDocBytes = init.maxDocBytes ?? 256 * 1024 * 1024
     this.catchUpTimeoutMs = init.catchUpTimeoutMs ?? 30_000
-    this.now = init.now ?? Date.now
+    this.now = init.now ?? (() => Date.now())
     this.awareness = new Awareness(new Y.Doc())
     this.awareness.on(
       'update',

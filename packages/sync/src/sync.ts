@@ -13,6 +13,7 @@ import type { Identity } from '@kith/identity'
 import type { KithPeer } from '@kith/peer'
 import type { Room, Rooms } from '@kith/trust'
 import type { Connection, PeerId, PublicKey, Stream } from '@libp2p/interface'
+import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Awareness } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
 
@@ -324,14 +325,15 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     try {
       const signal = AbortSignal.timeout(HELLO_TIMEOUT_MS)
       const stream = await connection.newStream(this.protocol, { signal })
-      const lp = lpStream(stream, { maxDataLength: MAX_HELLO_BYTES })
+      // one reader for the stream's whole life: a second would lose what the first had buffered
+      const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
       await lp.write(encode({ v: SYNC_VERSION, r: room.id }), { signal })
       const answer = read.map(decode((await lp.read({ signal })).subarray(), MAX_HELLO_BYTES), 'sync answer')
       if (typeof answer.e === 'string')
         throw new SyncError('NOT_MEMBER', `the peer refused the link: ${answer.e}`)
       if (answer.v !== SYNC_VERSION) throw new SyncError('MALFORMED', 'the peer speaks another sync version')
       this.links.delete(key)
-      this.run(room, connection.remotePeer, stream)
+      this.run(room, connection.remotePeer, stream, lp)
     } catch (err: unknown) {
       this.links.delete(key)
       const error =
@@ -346,7 +348,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     const remote = connection.remotePeer
     void (async () => {
       const signal = AbortSignal.timeout(HELLO_TIMEOUT_MS)
-      const lp = lpStream(stream, { maxDataLength: MAX_HELLO_BYTES })
+      const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
       const hello = read.map(decode((await lp.read({ signal })).subarray(), MAX_HELLO_BYTES), 'sync hello')
       const roomId = read.string(hello, 'r', 64)
       const room = this.init.rooms.get(roomId)
@@ -361,14 +363,14 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       this.replica(room)
       const existing = this.links.get(`${room.id}\n${remote.toString()}`)
       if (existing != null) this.drop(existing)
-      this.run(room, remote, stream)
+      this.run(room, remote, stream, lp)
     })().catch((err: unknown) => {
       stream.abort(err as Error)
     })
   }
 
   /** Runs a link: a writer that seals queued frames in order, and a reader that opens, checks and applies. */
-  private run(room: Room, remote: PeerId, stream: Stream): void {
+  private run(room: Room, remote: PeerId, stream: Stream, lp: LengthPrefixedStream<Stream>): void {
     const replica = this.replica(room)
     const link: LinkState = {
       room: room.id,
@@ -381,7 +383,6 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       closed: false
     }
     this.links.set(`${room.id}\n${remote.toString()}`, link)
-    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
     const aad = new TextEncoder().encode(`kith/sync/v1\n${room.id}`)
     const peer = remote.toString()
     void (async () => {

@@ -25,7 +25,7 @@ function edit(replica: Replica, random: () => number): void {
 
 function snapshot(doc: Y.Doc): string {
   return JSON.stringify({
-    text: doc.getText('text').toString(),
+    text: doc.getText('text').toJSON(),
     list: doc.getArray('list').toJSON(),
     // a map's key order is insertion order on each replica; its contents are what must agree
     map: Object.entries(doc.getMap('map').toJSON()).sort(([a], [b]) => a.localeCompare(b))

@@ -126,7 +126,7 @@ describe('sync messages', () => {
         } catch (err) {
           expect(err).toBeInstanceOf(SyncError)
         }
-        expect(r.doc('notes').getText('t').toString()).toContain('kept')
+        expect(r.doc('notes').getText('t').toJSON()).toContain('kept')
       }),
       { numRuns: 500 }
     )
@@ -149,9 +149,9 @@ describe('sync messages', () => {
     await expect(
       refuse.receive('peer', { t: 'u', d: 'notes', o: 'forged', s: new Uint8Array(64), b })
     ).rejects.toMatchObject({ code: 'BAD_SIGNATURE' })
-    expect(refuse.doc('notes').getText('t').toString()).toBe('')
+    expect(refuse.doc('notes').getText('t').toJSON()).toBe('')
     await refuse.receive('peer', { t: 'u', d: 'notes', o: 'good', s: new Uint8Array(64), b })
-    expect(refuse.doc('notes').getText('t').toString()).toBe('sneaky')
+    expect(refuse.doc('notes').getText('t').toJSON()).toBe('sneaky')
   })
 
   it('refuses a document past the room limit with DOC_LIMIT', async () => {

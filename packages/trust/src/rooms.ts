@@ -68,9 +68,9 @@ export function meshTargets(
   room: string,
   me: string,
   devices: string[],
-  degree: number,
-  unreachable: (device: string) => boolean = () => false
+  options: { degree: number; unreachable?: (device: string) => boolean }
 ): string[] {
+  const { degree, unreachable = () => false } = options
   const others = devices.filter((d) => d !== me)
   if (others.length <= degree) return others
   const rank = (d: string): string => toString(sha256(fromString(`${room}\n${d}`)), 'base16')
@@ -328,13 +328,10 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     const devices = room.otherDevices()
     const byId = new Map(devices.map((d) => [d.toString(), d]))
     const now = Date.now()
-    const targets = meshTargets(
-      room.id,
-      this.peer.peerId.toString(),
-      [...byId.keys()],
-      this.init.meshDegree ?? DEFAULT_MESH_DEGREE,
-      (d) => now - (this.unreachable.get(d) ?? -Infinity) < UNREACHABLE_MS
-    )
+    const targets = meshTargets(room.id, this.peer.peerId.toString(), [...byId.keys()], {
+      degree: this.init.meshDegree ?? DEFAULT_MESH_DEGREE,
+      unreachable: (d) => now - (this.unreachable.get(d) ?? -Infinity) < UNREACHABLE_MS
+    })
     return targets.map((t) => byId.get(t) as PeerId)
   }
 

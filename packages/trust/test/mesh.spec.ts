@@ -4,7 +4,7 @@ import { meshTargets } from '../src/rooms.ts'
 function graph(room: string, devices: string[], degree: number): Map<string, Set<string>> {
   const edges = new Map(devices.map((d) => [d, new Set<string>()]))
   for (const me of devices) {
-    for (const target of meshTargets(room, me, devices, degree)) {
+    for (const target of meshTargets(room, me, devices, { degree })) {
       edges.get(me)?.add(target)
       edges.get(target)?.add(me)
     }
@@ -54,7 +54,7 @@ describe('the room mesh', () => {
     const live = devices.filter((d) => !down.has(d))
     const edges = new Map(live.map((d) => [d, new Set<string>()]))
     for (const me of live) {
-      for (const target of meshTargets('room', me, devices, 4, (d) => down.has(d))) {
+      for (const target of meshTargets('room', me, devices, { degree: 4, unreachable: (d) => down.has(d) })) {
         expect(down.has(target)).toBe(false)
         edges.get(me)?.add(target)
         edges.get(target)?.add(me)
