@@ -14,6 +14,7 @@ import {
   startSas
 } from '@kith/identity'
 import { connectionKind, createKithPeer, createPersistentDatastore, RelayState } from '@kith/peer'
+import { IndexedDBDocStore, Sync } from '@kith/sync'
 import { RoomGater, Rooms } from '@kith/trust'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { Chat } from './chat.ts'
@@ -70,6 +71,10 @@ export class DemoNode {
   readonly devices: Devices
   readonly discovery: Discovery
   readonly rooms: Rooms
+  /** Shared documents in rooms (notes, list, canvas), stored in IndexedDB per tab. */
+  readonly sync: Sync
+  /** The last refused sync message or failed catch-up per room, shown in the status bar. */
+  readonly syncRejected = new Map<string, { text: string; at: number }>()
   readonly roomChat: RoomChat
   readonly gater: RoomGater
   /** Room alerts: wrong PINs on this device's invites, burned or reused invites. */
@@ -103,6 +108,13 @@ export class DemoNode {
       relays: () => config.relays
     })
     this.roomChat = new RoomChat(peer, this.rooms, () => this.changed())
+    this.sync = new Sync({
+      peer,
+      rooms: this.rooms,
+      identity,
+      appId: 'demo',
+      store: new IndexedDBDocStore(`kith-sync-${tabId()}:`)
+    })
     this.relayIds = new Set(peer.services.relays.getRelays().map((r) => r.peerId))
     this.chat = new Chat(peer, (connection) => KIND_LABELS[connectionKind(connection)])
     this.verifications = new Verifications(contacts, () => this.changed())
@@ -208,6 +220,12 @@ export class DemoNode {
     await node.chat.start()
     await node.roomChat.start()
     await node.rooms.start()
+    await node.sync.start()
+    node.sync.addEventListener('status', () => node.changed())
+    node.sync.addEventListener('rejected', (event) => {
+      node.syncRejected.set(event.detail.room, { text: event.detail.error.message, at: Date.now() })
+      node.changed()
+    })
     node.rooms.addEventListener('change', (event) => {
       if (event.detail != null) node.watch(event.detail)
       node.changed()
@@ -317,6 +335,7 @@ export class DemoNode {
   async stop(): Promise<void> {
     clearInterval(this.timer)
     this.roomChat.stop()
+    await this.sync.stop()
     await this.rooms.stop()
     await this.peer.stop()
   }

@@ -3,6 +3,7 @@ import { explain, InviteError, InviteFlags } from '@kith/trust'
 import { useState } from 'preact/hooks'
 import { equals } from 'uint8arrays/equals'
 import { QrCode } from './qr.tsx'
+import { SharedSpace } from './shared.tsx'
 import type { DemoNode } from '../node.ts'
 import type { CreatedInvite, Member, Room, Topology } from '@kith/trust'
 
@@ -172,7 +173,8 @@ function RoomDetail({ node, room }: { node: DemoNode; room: Room }) {
         </button>
       )}
       {me?.mayInvite === true && <InvitePanel node={node} room={room} />}
-      {me != null && <Notes node={node} room={room} />}
+      {me != null && <SharedSpace node={node} room={room} />}
+      {me != null && <Messages node={node} room={room} />}
       <TopologyPanel node={node} room={room} />
     </section>
   )
@@ -251,7 +253,7 @@ function InvitePanel({ node, room }: { node: DemoNode; room: Room }) {
   )
 }
 
-function Notes({ node, room }: { node: DemoNode; room: Room }) {
+function Messages({ node, room }: { node: DemoNode; room: Room }) {
   const [text, setText] = useState('')
   const [busy, setBusy] = useState(false)
   const send = async (e: Event): Promise<void> => {
@@ -268,7 +270,7 @@ function Notes({ node, room }: { node: DemoNode; room: Room }) {
   const notes = node.roomChat.list(room.id)
   return (
     <div class="stack">
-      <h3>Room notes</h3>
+      <h3>Messages</h3>
       <p class="muted">
         Sealed with epoch {room.state.epoch.n}'s key and sent straight to each member device.
       </p>
