@@ -98,6 +98,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
   private readonly closers = new Map<string, Array<() => Promise<void>>>()
   private readonly progress = new Map<string, Map<string, { received: number; total: number }>>()
   private readonly keys = new Map<string, Uint8Array>()
+  /** Failed attempts to open each link, for the retry backoff. */
+  private readonly attempts = new Map<string, number>()
   private readonly publicKeys = new Map<string, PublicKey>()
   private timers: Array<ReturnType<typeof setInterval>> = []
   private started = false
@@ -333,14 +335,23 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
         throw new SyncError('NOT_MEMBER', `the peer refused the link: ${answer.e}`)
       if (answer.v !== SYNC_VERSION) throw new SyncError('MALFORMED', 'the peer speaks another sync version')
       this.links.delete(key)
+      this.attempts.delete(key)
       this.run(room, connection.remotePeer, stream, lp)
     } catch (err: unknown) {
       this.links.delete(key)
       const error =
         err instanceof SyncError ? err : new SyncError('TIMEOUT', (err as Error).message, { cause: err })
-      this.safeDispatchEvent('rejected', {
-        detail: { room: room.id, peer: connection.remotePeer.toString(), error }
-      })
+      // a newcomer's first try often races the admission (the peer has not stored the room yet): retry soon,
+      // backing off to the anti-entropy period, and tell the app once it has failed a few times
+      const attempts = (this.attempts.get(key) ?? 0) + 1
+      this.attempts.set(key, attempts)
+      const period = this.init.antiEntropyMs ?? DEFAULT_ANTI_ENTROPY_MS
+      setTimeout(() => this.link(), Math.min(period, 200 * 2 ** attempts))
+      if (attempts >= 3) {
+        this.safeDispatchEvent('rejected', {
+          detail: { room: room.id, peer: connection.remotePeer.toString(), error }
+        })
+      }
     }
   }
 

@@ -41,15 +41,16 @@ function useAwareness(awareness: Awareness): Map<number, Record<string, unknown>
 /** The room's shared documents: notes, a list and a canvas, with the sync status under them. */
 export function SharedSpace({ node, room }: { node: DemoNode; room: Room }) {
   const [tab, setTab] = useState<Tab>('notes')
-  const [doc, setDoc] = useState<Y.Doc>()
+  // the document with the tab it belongs to: right after a tab click, the last tab's document must not render
+  const [opened, setOpened] = useState<{ name: Tab; doc: Y.Doc }>()
+  const doc = opened?.name === tab ? opened.doc : undefined
   const [error, setError] = useState<string>()
   const awareness = node.sync.awareness(room)
   useEffect(() => {
     let live = true
-    setDoc(undefined)
     node.sync
       .doc(room, tab)
-      .then((d) => live && setDoc(d))
+      .then((d) => live && setOpened({ name: tab, doc: d }))
       .catch((err: unknown) => setError((err as Error).message))
     return () => {
       live = false
