@@ -1,5 +1,6 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { TypedEventEmitter } from 'main-event'
+import { equals } from 'uint8arrays/equals'
 import { toString } from 'uint8arrays/to-string'
 import {
   Awareness,
@@ -154,20 +155,18 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
       throw new SyncError('DOC_LIMIT', `a room holds at most ${this.maxDocs} documents`)
     }
     const doc = new Y.Doc()
+    let loading = true
     const state: DocState = {
       name,
       doc,
-      ready: Promise.resolve(),
+      ready: (this.init.load?.(name, doc) ?? Promise.resolve()).then(() => {
+        loading = false
+        // trade state vectors with every linked peer: each sends the other what it lacks (stored edits included)
+        for (const link of this.links.values()) this.sendVector(state, link, WANT_UPDATE | WANT_VECTOR)
+      }),
       vectors: new Map(),
       chain: Promise.resolve()
     }
-    let loading = true
-    const ready = (this.init.load?.(name, doc) ?? Promise.resolve()).then(() => {
-      loading = false
-      // trade state vectors with every linked peer: each sends the other what it lacks (stored edits included)
-      for (const link of this.links.values()) this.sendVector(state, link, WANT_UPDATE | WANT_VECTOR)
-    })
-    Object.assign(state, { ready })
     doc.on('update', (update: Uint8Array, origin: unknown) => {
       // what loads from storage is not pushed: the state vector trade above carries it
       if (origin !== REMOTE && !loading && !this.destroyed) this.local(state, update)
@@ -346,7 +345,7 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     this.lastSync = this.now()
     this.safeDispatchEvent('synced', { detail: { doc: state.name, peer, bytes: transfer.total } })
     this.safeDispatchEvent('status')
-    if (!equalBytes(before, Y.encodeStateVector(state.doc))) {
+    if (!equals(before, Y.encodeStateVector(state.doc))) {
       // something new arrived by catch-up rather than by push: let the rest of the mesh pull it from here
       for (const link of this.links.values())
         if (link.peer !== peer) this.sendVector(state, link, WANT_VECTOR)
@@ -448,8 +447,4 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
       }
     }
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && a.every((v, i) => v === b[i])
 }

@@ -98,6 +98,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
   private readonly closers = new Map<string, Array<() => Promise<void>>>()
   private readonly progress = new Map<string, Map<string, { received: number; total: number }>>()
   private readonly keys = new Map<string, Uint8Array>()
+  /** Links being opened (room + peer), so a second trigger does not open another. */
+  private readonly opening = new Set<string>()
   /** Failed attempts to open each link, for the retry backoff. */
   private readonly attempts = new Map<string, number>()
   private readonly publicKeys = new Map<string, PublicKey>()
@@ -310,7 +312,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       this.replica(room)
       for (const device of room.otherDevices()) {
         const id = device.toString()
-        if (id < me || this.links.has(`${room.id}\n${id}`)) continue
+        if (id < me) continue
         const connection = this.init.peer.getConnections(device).find((c) => c.limits == null)
         if (connection == null) continue
         void this.open(room, connection)
@@ -320,10 +322,9 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
 
   private async open(room: Room, connection: Connection): Promise<void> {
     const key = `${room.id}\n${connection.remotePeer.toString()}`
-    if (this.links.has(key)) return
+    if (this.links.has(key) || this.opening.has(key)) return
     // hold the slot while the stream opens, so ticks do not open a second one
-    const pending = { room: room.id, remote: connection.remotePeer, closed: false } as unknown as LinkState
-    this.links.set(key, pending)
+    this.opening.add(key)
     try {
       const signal = AbortSignal.timeout(HELLO_TIMEOUT_MS)
       const stream = await connection.newStream(this.protocol, { signal })
@@ -334,11 +335,11 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       if (typeof answer.e === 'string')
         throw new SyncError('NOT_MEMBER', `the peer refused the link: ${answer.e}`)
       if (answer.v !== SYNC_VERSION) throw new SyncError('MALFORMED', 'the peer speaks another sync version')
-      this.links.delete(key)
+      this.opening.delete(key)
       this.attempts.delete(key)
       this.run(room, connection.remotePeer, stream, lp)
     } catch (err: unknown) {
-      this.links.delete(key)
+      this.opening.delete(key)
       const error =
         err instanceof SyncError ? err : new SyncError('TIMEOUT', (err as Error).message, { cause: err })
       // a newcomer's first try often races the admission (the peer has not stored the room yet): retry soon,
@@ -450,12 +451,13 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
 
   private async receive(room: Room, link: LinkState, sealed: Uint8Array, aad: Uint8Array): Promise<void> {
     if (!room.isMemberDevice(link.remote)) throw new SyncError('NOT_MEMBER', 'the peer is no longer a member')
-    let n: number
+    let parsed: ReturnType<typeof sealedEpoch>
     try {
-      n = sealedEpoch(sealed).n
+      parsed = sealedEpoch(sealed)
     } catch (err: unknown) {
       throw new SyncError('MALFORMED', 'not sealed room data', { cause: err })
     }
+    const { n } = parsed
     const current = room.state.epoch.n
     if (n < current) {
       throw new SyncError('STALE_EPOCH', `a message sealed under epoch ${n}; the room is at epoch ${current}`)
@@ -467,7 +469,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     }
     let plaintext: Uint8Array
     try {
-      plaintext = openData(await this.dataKey(room, n), sealedEpoch(sealed), aad)
+      plaintext = openData(await this.dataKey(room, n), parsed, aad)
     } catch (err: unknown) {
       throw new SyncError('MALFORMED', 'a message that does not open under the room key', { cause: err })
     }
@@ -500,7 +502,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     if (link.closed) return
     link.closed = true
     link.wake?.()
-    link.stream?.abort(new SyncError('CATCH_UP_FAILED', 'the link was dropped'))
+    link.stream.abort(new SyncError('CATCH_UP_FAILED', 'the link was dropped'))
     this.replicas.get(link.room)?.detach(link.remote.toString())
   }
 }
