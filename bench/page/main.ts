@@ -18,6 +18,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { byteStream } from '@libp2p/utils'
 import type { KithPeer } from '@kith/peer'
+import { kithSync, probeCalls, yWebrtc } from './sync.ts'
 
 const ECHO = protocolId('bench', 'echo', '1.0.0')
 const SINK = protocolId('bench', 'sink', '1.0.0')
@@ -290,8 +291,16 @@ async function roomJoin(link: string, pin: string, inviter: string): Promise<num
   return ms
 }
 
+function parts(): { peer: KithPeer; identity: Identity; rooms: Rooms } {
+  if (peer == null || identity == null || rooms == null) throw new TypeError('peer not started')
+  return { peer, identity, rooms }
+}
+
 Object.assign(window, {
   bench: {
+    ...kithSync(parts),
+    ...yWebrtc,
+    ...probeCalls,
     measureCPace,
     roomInvite,
     roomJoin,

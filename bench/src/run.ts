@@ -3,6 +3,8 @@
 //   - echo: 300 round trips of 32 bytes over one libp2p stream, and over a raw RTCDataChannel between the same pages
 //   - throughput: 64 MiB over one libp2p stream, and over the raw channel
 // then writes bench/results/<name>.json and bench/results/latest.md and prints the table.
+// and the shared-state comparison with y-webrtc (sync-bench.ts). BENCH_ONLY=sync runs that part alone and writes
+// bench/results/sync.{json,md}.
 // Options: BENCH_DIALS, BENCH_ECHOES, BENCH_MIB override the counts (for a quick run); BENCH_DEBUG=<namespaces>
 // writes both pages' libp2p logs around each dial to results/debug-{a,b}.log.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -16,6 +18,7 @@ import { measureIdentity } from './identity-ops.ts'
 import { measureCPace } from './trust-ops.ts'
 import type { CPaceOps } from './trust-ops.ts'
 import { fixed, summarize, table } from './stats.ts'
+import { measureSync, renderSync } from './sync-bench.ts'
 import type { DiscoveryFigures } from './discovery.ts'
 import type { IdentityOps } from './identity-ops.ts'
 import type { Summary } from './stats.ts'
@@ -71,7 +74,18 @@ async function main(): Promise<void> {
   const relay = await startRelayProcess({ keyFile: join(dir, 'relay.key') })
   const server = await serveStatic({ root: PAGE_DIST, config: { relays: relay.multiaddrs }, isolated: true })
   const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS })
+  const syncEnv = { browser, url: server.url, relays: relay.multiaddrs, progress }
   try {
+    if (process.env.BENCH_ONLY === 'sync') {
+      const sync = await measureSync(syncEnv)
+      process.stderr.write('\n')
+      await mkdir(RESULTS, { recursive: true })
+      await writeFile(join(RESULTS, 'sync.json'), JSON.stringify(sync, null, 2) + '\n')
+      const markdown = renderSync(sync)
+      await writeFile(join(RESULTS, 'sync.md'), markdown + '\n')
+      process.stdout.write('\n' + markdown + '\n')
+      return
+    }
     const pages = await Promise.all([0, 1].map(async () => (await browser.newContext()).newPage()))
     const [a, b] = pages.map(caller) as [Call, Call]
     const debug = process.env.BENCH_DEBUG
@@ -163,6 +177,10 @@ async function main(): Promise<void> {
     const cpace = { browser: await b('measureCPace', 1_000), node: measureCPace(1_000) }
     const discovery = await measureDiscovery(dir, { peers: DHT_PEERS, lookups: LOOKUPS, progress })
     process.stderr.write('\n')
+    // the pages of the first part close first: the rooms below are measured without them competing for the CPU
+    await Promise.all(pages.map(async (page) => page.context().close()))
+    const sync = await measureSync(syncEnv)
+    process.stderr.write('\n')
 
     const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000)
     const tputKith = summarize(kithMs.map(mbps))
@@ -177,13 +195,14 @@ async function main(): Promise<void> {
       throughput: { mib: MIB, rounds: 3, kithMBps: tputKith, rawMBps: tputRaw },
       identity: { browser: identityBrowser, node: identityNode },
       rooms: { joins: JOINS, joinMs: summarize(joins), cpace },
-      discovery
+      discovery,
+      sync
     }
     if (debug != null) {
       await writeFile(join(RESULTS, 'debug-a.log'), logs[0]?.join('\n') ?? '')
       await writeFile(join(RESULTS, 'debug-b.log'), logs[1]?.join('\n') ?? '')
     }
-    const markdown = render(result)
+    const markdown = render(result) + '\n\n' + renderSync(sync)
     await mkdir(RESULTS, { recursive: true })
     await writeFile(join(RESULTS, 'latest.json'), JSON.stringify(result, null, 2) + '\n')
     await writeFile(join(RESULTS, 'latest.md'), markdown + '\n')

@@ -1,0 +1,189 @@
+// Shared-state measurements the runner calls in each page: a Kith room (`@kith/sync`) or a y-webrtc room, one
+// Y.Doc each, probed the same way. Every page stamps edits and arrivals with `performance.timeOrigin + now()`, a
+// clock shared by all pages of the machine, so the runner can take "A set it" to "the last peer holds it".
+import { Sync } from '@kith/sync'
+import { WebrtcProvider } from 'y-webrtc'
+import * as Y from 'yjs'
+import type { Identity } from '@kith/identity'
+import type { KithPeer } from '@kith/peer'
+import type { Room, Rooms } from '@kith/trust'
+
+/** What main.ts started in this page: the peer, its identity and its rooms. */
+export interface KithParts {
+  peer: KithPeer
+  identity: Identity
+  rooms: Rooms
+}
+
+const DOC = 'bench'
+const EDITS = 'edits'
+const TEXT = 'text'
+const now = (): number => performance.timeOrigin + performance.now()
+
+interface Probe {
+  doc: Y.Doc
+  edits: Y.Map<number>
+  /** When each key first arrived here. */
+  arrivals: Map<string, number>
+}
+
+let probe: Probe | undefined
+let sync: Sync | undefined
+let provider: WebrtcProvider | undefined
+
+function watch(doc: Y.Doc): Probe {
+  const edits = doc.getMap<number>(EDITS)
+  const arrivals = new Map<string, number>()
+  edits.observe((event) => {
+    const at = now()
+    for (const key of event.keysChanged as Set<string>) if (!arrivals.has(key)) arrivals.set(key, at)
+  })
+  probe = { doc, edits, arrivals }
+  return probe
+}
+
+function needProbe(): Probe {
+  if (probe == null) throw new TypeError('no document is being probed in this page')
+  return probe
+}
+
+/** Sets `key` in the shared map; resolves with the time it was set. */
+function edit(key: string): number {
+  const at = now()
+  needProbe().edits.set(key, at)
+  return at
+}
+
+/** When each of `keys` arrived here (missing keys are left out). */
+function arrivals(keys: string[]): Record<string, number> {
+  const { arrivals: seen } = needProbe()
+  const out: Record<string, number> = {}
+  for (const key of keys) {
+    const at = seen.get(key)
+    if (at != null) out[key] = at
+  }
+  return out
+}
+
+/** Resolves with true once `key` is here, or false after `ms`. */
+async function waitKey(key: string, ms: number): Promise<boolean> {
+  const { edits } = needProbe()
+  if (edits.has(key)) return true
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      edits.unobserve(check)
+      resolve(false)
+    }, ms)
+    const check = (): void => {
+      if (!edits.has(key)) return
+      clearTimeout(timer)
+      edits.unobserve(check)
+      resolve(true)
+    }
+    edits.observe(check)
+  })
+}
+
+/** Fills the probed document's text with `bytes` of ASCII, in one transaction. */
+function fill(bytes: number): void {
+  const line = 'The quick brown fox jumps over the lazy dog, again and again. 0123456789\n'
+  const text = line.repeat(Math.ceil(bytes / line.length)).slice(0, bytes)
+  needProbe().doc.getText(TEXT).insert(0, text)
+}
+
+/** Resolves with the time at which the probed document's text reached `length`, or rejects after `ms`. */
+async function waitText(length: number, ms: number): Promise<number> {
+  const text = needProbe().doc.getText(TEXT)
+  if (text.length >= length) return now()
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      text.unobserve(check)
+      reject(new RangeError(`the text had ${text.length} of ${length} characters after ${ms} ms`))
+    }, ms)
+    const check = (): void => {
+      if (text.length < length) return
+      clearTimeout(timer)
+      text.unobserve(check)
+      resolve(now())
+    }
+    text.observe(check)
+  })
+}
+
+/** Kith: the benchmark's sync service on this page's peer. */
+export function kithSync(parts: () => KithParts) {
+  const needRoom = (id: string): Room => {
+    const room = parts().rooms.get(id)
+    if (room == null) throw new TypeError(`no room ${id} here`)
+    return room
+  }
+  const needSync = (): Sync => {
+    if (sync == null) throw new TypeError('sync not started')
+    return sync
+  }
+  return {
+    async kithStart(): Promise<void> {
+      const { peer, rooms, identity } = parts()
+      sync = new Sync({ peer, rooms, identity, appId: 'bench' })
+      await sync.start()
+    },
+    /** A new room with this page as founder; its document is probed. */
+    async kithCreate(): Promise<string> {
+      const room = await parts().rooms.create('sync bench')
+      watch(await needSync().doc(room, DOC))
+      return room.id
+    },
+    kithInvite(id: string): { link: string; pin: string } {
+      const created = parts().rooms.invite(needRoom(id), { base: 'https://bench.example/' })
+      return { link: created.link, pin: created.pin }
+    },
+    /** Joins by invite; resolves with the times of the invite exchange's start and end (then the doc is probed). */
+    async kithJoin(link: string, pin: string): Promise<{ room: string; started: number; member: number }> {
+      const started = now()
+      const room = await parts().rooms.join(link, pin)
+      const member = now()
+      watch(await needSync().doc(room, DOC))
+      return { room: room.id, started, member }
+    },
+    /** Sync links this page holds in `id`, and how many members the room has. */
+    kithLinks(id: string): { links: number; members: number; connections: number } {
+      const room = needRoom(id)
+      return {
+        links: needSync().status(room).peers.length,
+        members: room.otherDevices().length + 1,
+        connections: parts()
+          .peer.getConnections()
+          .filter((c) => c.limits == null).length
+      }
+    }
+  }
+}
+
+/** y-webrtc: one provider per page, as its README sets it up, with no ICE servers (loopback only). */
+export const yWebrtc = {
+  ywJoin(signaling: string, room: string): void {
+    provider?.destroy()
+    const doc = new Y.Doc()
+    watch(doc)
+    provider = new WebrtcProvider(room, doc, {
+      signaling: [signaling],
+      // y-webrtc's default caps a peer at 20–34 connections, below which it does not forward: a room larger than
+      // that would lose edits rather than slow down, so the cap is lifted to measure the full mesh it builds
+      maxConns: 512,
+      filterBcConns: true,
+      peerOpts: { config: { iceServers: [] } }
+    })
+  },
+  /** Connected y-webrtc peers (open WebRTC links; y-webrtc marks only the first sync per room as `synced`). */
+  ywLinks(): number {
+    const conns = provider?.room?.webrtcConns
+    if (conns == null) return 0
+    return [...conns.values()].filter((c) => c.connected).length
+  },
+  ywLeave(): void {
+    provider?.destroy()
+    provider = undefined
+  }
+}
+
+export const probeCalls = { edit, arrivals, waitKey, fill, waitText }

@@ -1,0 +1,529 @@
+// The shared-state part of `pnpm bench`: @kith/sync against y-webrtc (with its own signaling server), the same
+// Y.Doc edits in both, every peer a page in its own browser context (its own storage, like separate people).
+//   - edit latency: a room grows peer by peer; at each size peer 0 sets a map key every EDIT_INTERVAL_MS and the
+//     edit's latency is until the last other peer holds it. The room grows until the median passes 1 s, edits are
+//     lost, or the room does not form.
+//   - messages and bytes per edit: counted at RTCDataChannel.send in every page while the edits run.
+//   - join → synced: a newcomer joins a room whose document holds 100 KB, 1 MB or 10 MB of text.
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { fixed, summarize, table } from './stats.ts'
+import type { Summary } from './stats.ts'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+
+const EDITS = Number(process.env.BENCH_SYNC_EDITS ?? 50)
+const EDIT_INTERVAL_MS = Number(process.env.BENCH_SYNC_INTERVAL_MS ?? 100)
+const sizes = (name: string, fallback: string): number[] =>
+  (process.env[name] ?? fallback).split(',').map(Number)
+const KITH_SIZES = sizes('BENCH_KITH_SIZES', '2,8,16,24,32,48')
+const YW_SIZES = sizes('BENCH_YW_SIZES', '2,8,16,24,32')
+const JOIN_BYTES = sizes('BENCH_JOIN_BYTES', '100000,1000000,10000000')
+const JOIN_ROUNDS = Number(process.env.BENCH_JOIN_ROUNDS ?? 3)
+/** y-webrtc gets this long to sync a newcomer; it reports nothing when it fails. */
+const YW_JOIN_LIMIT_MS = 15_000
+const KITH_JOIN_LIMIT_MS = 30_000
+const FORM_TIMEOUT_MS = 60_000
+const LATENCY_LIMIT_MS = 1_000
+const SYNC_PROTOCOL = '/kith/bench/sync/1.0.0'
+
+export interface WireCount {
+  messages: number
+  bytes: number
+}
+
+export interface SizeResult {
+  peers: number
+  formed: boolean
+  /** Why the room did not form at this size. */
+  error?: string
+  /** From the first page of this size opening to every peer holding the warm-up edit. */
+  formMs?: number
+  latency?: Summary
+  /** Edits some peer did not receive within the wait. */
+  lost?: number
+  /** Per edit, summed over all pages: the sync protocol alone (Kith) and everything on data channels. */
+  perEdit?: { sync: WireCount; all: WireCount }
+  /** Direct links per peer (Kith: sync links; y-webrtc: WebRTC connections). */
+  links?: number
+}
+
+export interface JoinResult {
+  bytes: number
+  /** From the newcomer's start (Kith: being admitted) to holding the whole document. */
+  ms?: Summary
+  /** Kith: from opening the invite link (PIN entered) to holding the whole document; y-webrtc's `ms` starts there too. */
+  fromInviteMs?: Summary
+  failures: string[]
+}
+
+export interface SyncFigures {
+  edits: number
+  intervalMs: number
+  kith: { sizes: SizeResult[]; joins: JoinResult[] }
+  yWebrtc: { sizes: SizeResult[]; joins: JoinResult[] }
+}
+
+type Call = (method: string, ...args: unknown[]) => Promise<unknown>
+
+interface Peer {
+  context: BrowserContext
+  page: Page
+  call: Call
+}
+
+interface Env {
+  browser: Browser
+  url: string
+  relays: string[]
+  progress(line: string): void
+}
+
+/** Counts every RTCDataChannel message a page sends, by the libp2p protocol its stream negotiated. */
+function wireCounter(): void {
+  const counts = { all: { messages: 0, bytes: 0 }, byProtocol: {} as Record<string, WireCount> }
+  const protocolOf = new WeakMap<RTCDataChannel, string>()
+  const seen = new WeakMap<RTCDataChannel, number>()
+  const decoder = new TextDecoder()
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the channel as `this` below
+  const send = RTCDataChannel.prototype.send
+  RTCDataChannel.prototype.send = function (this: RTCDataChannel, data: never) {
+    const d = data as ArrayBuffer | ArrayBufferView | Blob | string
+    const bytes =
+      typeof d === 'string' ? d.length : d instanceof Blob ? d.size : (d as ArrayBuffer).byteLength
+    counts.all.messages++
+    counts.all.bytes += bytes
+    let protocol = protocolOf.get(this)
+    const early = seen.get(this) ?? 0
+    if (protocol == null && early < 4 && typeof d !== 'string' && !(d instanceof Blob)) {
+      // a libp2p stream names its protocol in its first messages (multistream-select)
+      seen.set(this, early + 1)
+      const view = ArrayBuffer.isView(d)
+        ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
+        : new Uint8Array(d)
+      const match = /\/(?:kith|ipfs|libp2p)\/[\w./-]+\/\d+\.\d+\.\d+/.exec(
+        decoder.decode(view.subarray(0, 512))
+      )
+      if (match != null) {
+        protocol = match[0]
+        protocolOf.set(this, protocol)
+      }
+    }
+    const key = protocol ?? 'other'
+    const entry = (counts.byProtocol[key] ??= { messages: 0, bytes: 0 })
+    entry.messages++
+    entry.bytes += bytes
+    return send.call(this, data)
+  }
+  Object.assign(window, { wire: counts })
+}
+
+interface Wire {
+  all: WireCount
+  byProtocol: Record<string, WireCount>
+}
+
+async function openPeer(env: Env): Promise<Peer> {
+  const context = await env.browser.newContext()
+  await context.addInitScript(wireCounter)
+  const page = await context.newPage()
+  await page.goto(env.url)
+  const call: Call = async (method, ...args) =>
+    page.evaluate(
+      ([m, a]) => {
+        const bench = (window as unknown as { bench: Record<string, (...x: unknown[]) => unknown> }).bench
+        const fn = bench[m]
+        if (fn == null) throw new TypeError(`no bench function ${m}`)
+        return fn(...a)
+      },
+      [method, args] as const
+    )
+  return { context, page, call }
+}
+
+async function closeAll(peers: Peer[]): Promise<void> {
+  await Promise.all(peers.map(async (p) => p.context.close().catch(() => undefined)))
+  peers.length = 0
+}
+
+async function wire(peers: Peer[]): Promise<{ sync: WireCount; all: WireCount }> {
+  const total = { sync: { messages: 0, bytes: 0 }, all: { messages: 0, bytes: 0 } }
+  for (const peer of peers) {
+    const w = (await peer.page.evaluate(() => (window as unknown as { wire: unknown }).wire)) as Wire
+    total.all.messages += w.all.messages
+    total.all.bytes += w.all.bytes
+    const s = w.byProtocol[SYNC_PROTOCOL]
+    total.sync.messages += s?.messages ?? 0
+    total.sync.bytes += s?.bytes ?? 0
+  }
+  return total
+}
+
+const minus = (a: WireCount, b: WireCount, per: number): WireCount => ({
+  messages: (a.messages - b.messages) / per,
+  bytes: (a.bytes - b.bytes) / per
+})
+
+async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    if (await check()) return
+    if (Date.now() > deadline) throw new RangeError(`${what}: not within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+const pause = async (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The two systems under test, behind one interface: how a peer joins a room and how many links it holds. */
+interface System {
+  name: string
+  /** Opens the room's first peer. */
+  found(env: Env): Promise<Peer>
+  /** Adds a peer to the room founded by `first`. */
+  add(env: Env, first: Peer): Promise<Peer>
+  links(peer: Peer): Promise<number>
+  /** Whether every peer has the links a formed room of this size has. */
+  formed(peers: Peer[]): Promise<boolean>
+}
+
+function kithSystem(): System & { room(): string } {
+  let room = ''
+  const start = async (env: Env): Promise<Peer> => {
+    const peer = await openPeer(env)
+    await peer.call('start', env.relays)
+    await peer.call('kithStart')
+    return peer
+  }
+  const system: System & { room(): string } = {
+    name: 'Kith',
+    room: () => room,
+    async found(env) {
+      const peer = await start(env)
+      room = (await peer.call('kithCreate')) as string
+      return peer
+    },
+    async add(env, first) {
+      const peer = await start(env)
+      let lastError: unknown
+      // a failed invite exchange is reported by the caller if it keeps failing
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const { link, pin } = (await first.call('kithInvite', room)) as { link: string; pin: string }
+        try {
+          await peer.call('kithJoin', link, pin)
+          return peer
+        } catch (err: unknown) {
+          lastError = err
+        }
+      }
+      await peer.context.close()
+      throw lastError as Error
+    },
+    async links(peer) {
+      return ((await peer.call('kithLinks', room)) as { links: number }).links
+    },
+    async formed(peers) {
+      for (const peer of peers) {
+        const { links, members } = (await peer.call('kithLinks', room)) as { links: number; members: number }
+        if (members < peers.length || links < 1) return false
+      }
+      return true
+    }
+  }
+  return system
+}
+
+function yWebrtcSystem(signaling: string): System {
+  const room = `bench-${Math.random().toString(36).slice(2)}`
+  const system: System = {
+    name: 'y-webrtc',
+    async found(env) {
+      const peer = await openPeer(env)
+      await peer.call('ywJoin', signaling, room)
+      return peer
+    },
+    async add(env) {
+      return system.found(env)
+    },
+    async links(peer) {
+      return (await peer.call('ywLinks')) as number
+    },
+    async formed(peers) {
+      for (const peer of peers) if ((await system.links(peer)) < peers.length - 1) return false
+      return true
+    }
+  }
+  return system
+}
+
+/** One size: `EDITS` edits from peer 0 at a fixed rate; each edit's latency is to the last peer holding it. */
+async function measureEdits(peers: Peer[], size: number): Promise<Omit<SizeResult, 'peers' | 'formed'>> {
+  const [first, ...others] = peers
+  if (first == null) throw new TypeError('no peers')
+  const before = await wire(peers)
+  const sent = new Map<string, number>()
+  for (let i = 0; i < EDITS; i++) {
+    const key = `n${size}-${i}`
+    sent.set(key, (await first.call('edit', key)) as number)
+    await pause(EDIT_INTERVAL_MS)
+  }
+  const keys = [...sent.keys()]
+  const last = keys.at(-1) ?? ''
+  await Promise.all(others.map(async (p) => p.call('waitKey', last, 10_000)))
+  // edits still in flight after the last one arrived get the same grace
+  await pause(500)
+  const after = await wire(peers)
+  const arrived = await Promise.all(
+    others.map(async (p) => (await p.call('arrivals', keys)) as Record<string, number>)
+  )
+  const latencies: number[] = []
+  let lost = 0
+  for (const [key, at] of sent) {
+    const times = arrived.map((a) => a[key])
+    if (times.some((t) => t == null)) {
+      lost++
+      continue
+    }
+    latencies.push(Math.max(...(times as number[])) - at)
+  }
+  return {
+    latency: summarize(latencies),
+    lost,
+    perEdit: { sync: minus(after.sync, before.sync, EDITS), all: minus(after.all, before.all, EDITS) }
+  }
+}
+
+/** Grows one room through `sizes`, measuring at each; stops at the first size past the latency limit. */
+async function growRoom(env: Env, system: System, sizes: number[]): Promise<SizeResult[]> {
+  const peers: Peer[] = []
+  const results: SizeResult[] = []
+  try {
+    peers.push(await system.found(env))
+    for (const size of sizes) {
+      const started = Date.now()
+      try {
+        while (peers.length < size) {
+          env.progress(`${system.name}: room of ${size}, adding peer ${peers.length + 1}…`)
+          peers.push(await system.add(env, peers[0] as Peer))
+        }
+        env.progress(`${system.name}: room of ${size}, waiting for links…`)
+        await until(async () => system.formed(peers), FORM_TIMEOUT_MS, `a room of ${size} forming`)
+        const warm = `warm-${size}`
+        await peers[0]?.call('edit', warm)
+        const reached = await Promise.all(peers.map(async (p) => p.call('waitKey', warm, FORM_TIMEOUT_MS)))
+        if (reached.some((r) => r !== true)) throw new RangeError('the warm-up edit did not reach every peer')
+      } catch (err: unknown) {
+        results.push({ peers: size, formed: false, error: (err as Error).message.split('\n')[0] })
+        break
+      }
+      const formMs = Date.now() - started
+      env.progress(`${system.name}: room of ${size}, ${EDITS} edits…`)
+      const measured = await measureEdits(peers, size)
+      const links = await Promise.all(peers.map(async (p) => system.links(p)))
+      results.push({
+        peers: size,
+        formed: true,
+        formMs,
+        ...measured,
+        links: links.reduce((a, b) => a + b, 0) / links.length
+      })
+      if ((measured.latency?.median ?? Infinity) > LATENCY_LIMIT_MS || (measured.lost ?? 0) > EDITS / 2) break
+    }
+  } finally {
+    await closeAll(peers)
+  }
+  return results
+}
+
+async function kithJoins(env: Env, bytes: number): Promise<JoinResult> {
+  const system = kithSystem()
+  const host = await system.found(env)
+  const result: JoinResult = { bytes, failures: [] }
+  const ms: number[] = []
+  const fromInvite: number[] = []
+  try {
+    await host.call('fill', bytes)
+    for (let round = 0; round < JOIN_ROUNDS; round++) {
+      env.progress(`Kith: join → synced, ${bytes} bytes, round ${round + 1}/${JOIN_ROUNDS}…`)
+      const peer = await openPeer(env)
+      try {
+        await peer.call('start', env.relays)
+        await peer.call('kithStart')
+        const { link, pin } = (await host.call('kithInvite', system.room())) as { link: string; pin: string }
+        const joined = (await peer.call('kithJoin', link, pin)) as { started: number; member: number }
+        const done = (await peer.call('waitText', bytes, KITH_JOIN_LIMIT_MS)) as number
+        ms.push(done - joined.member)
+        fromInvite.push(done - joined.started)
+      } catch (err: unknown) {
+        result.failures.push((err as Error).message.split('\n')[0] ?? 'failed')
+      } finally {
+        await peer.context.close()
+      }
+    }
+  } finally {
+    await host.context.close()
+  }
+  if (ms.length > 0) result.ms = summarize(ms)
+  if (fromInvite.length > 0) result.fromInviteMs = summarize(fromInvite)
+  return result
+}
+
+async function yWebrtcJoins(env: Env, signaling: string, bytes: number): Promise<JoinResult> {
+  const result: JoinResult = { bytes, failures: [] }
+  const ms: number[] = []
+  for (let round = 0; round < JOIN_ROUNDS; round++) {
+    env.progress(`y-webrtc: join → synced, ${bytes} bytes, round ${round + 1}/${JOIN_ROUNDS}…`)
+    const room = `join-${bytes}-${round}-${Math.random().toString(36).slice(2)}`
+    const host = await openPeer(env)
+    const peer = await openPeer(env)
+    try {
+      await host.call('ywJoin', signaling, room)
+      await host.call('fill', bytes)
+      const started = await peer.page.evaluate(() => performance.timeOrigin + performance.now())
+      await peer.call('ywJoin', signaling, room)
+      const done = (await peer.call('waitText', bytes, YW_JOIN_LIMIT_MS)) as number
+      ms.push(done - started)
+    } catch (err: unknown) {
+      result.failures.push((err as Error).message.split('\n')[0] ?? 'failed')
+    } finally {
+      await Promise.all([host.context.close(), peer.context.close()])
+    }
+  }
+  if (ms.length > 0) result.ms = summarize(ms)
+  return result
+}
+
+/** y-webrtc's own signaling server (the package's bin/server.js, unchanged), on 127.0.0.1. */
+async function startSignaling(): Promise<{ url: string; stop(): void }> {
+  // y-webrtc's exports map hides bin/ and package.json; its CommonJS entry sits in dist/ beside bin/
+  const require = createRequire(import.meta.url)
+  const server = join(dirname(require.resolve('y-webrtc')), '..', 'bin', 'server.js')
+  const preload = fileURLToPath(new URL('./loopback.ts', import.meta.url))
+  const child = spawn(process.execPath, ['--import', preload, server], {
+    env: { ...process.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /LISTENING (\d+)/.exec(out)
+      if (match != null) resolve(Number(match[1]))
+    })
+    child.once('exit', (code) => reject(new Error(`y-webrtc's signaling server exited (${code})`)))
+  })
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    stop: () => child.kill('SIGTERM')
+  }
+}
+
+export async function measureSync(env: Env): Promise<SyncFigures> {
+  const signaling = await startSignaling()
+  try {
+    const figures: SyncFigures = {
+      edits: EDITS,
+      intervalMs: EDIT_INTERVAL_MS,
+      yWebrtc: { sizes: await growRoom(env, yWebrtcSystem(signaling.url), YW_SIZES), joins: [] },
+      kith: { sizes: await growRoom(env, kithSystem(), KITH_SIZES), joins: [] }
+    }
+    for (const bytes of JOIN_BYTES) {
+      figures.yWebrtc.joins.push(await yWebrtcJoins(env, signaling.url, bytes))
+      figures.kith.joins.push(await kithJoins(env, bytes))
+    }
+    return figures
+  } finally {
+    signaling.stop()
+  }
+}
+
+const ms = (s: Summary | undefined): string => (s == null ? '—' : `${fixed(s.median)} / ${fixed(s.p95)}`)
+
+function sizeCell(r: SizeResult | undefined): string {
+  if (r == null) return 'not run'
+  if (!r.formed) return `did not form: ${r.error ?? ''}`
+  const lost = (r.lost ?? 0) > 0 ? `; **${r.lost} lost**` : ''
+  return `${ms(r.latency)} ms${lost}`
+}
+
+function perEditCell(r: SizeResult | undefined, kith: boolean): string {
+  if (r?.perEdit == null) return '—'
+  const n = r.peers
+  const { sync, all } = r.perEdit
+  const count = (w: WireCount): string => `${fixed(w.messages / n, 2)} n · ${fixed(w.bytes / 1024, 1)} KB`
+  return kith ? `${count(sync)} (all traffic: ${count(all)})` : count(all)
+}
+
+function largest(results: SizeResult[]): string {
+  const ok = results.filter(
+    (r) => r.formed && (r.latency?.median ?? Infinity) <= LATENCY_LIMIT_MS && (r.lost ?? 0) === 0
+  )
+  const top = ok.at(-1)?.peers
+  const tried = results.at(-1)
+  const capped = tried != null && tried === ok.at(-1) ? ` (the largest size tried)` : ''
+  return top == null ? 'none' : `${top}${capped}`
+}
+
+function joinCell(j: JoinResult | undefined, kith: boolean): string {
+  if (j == null) return '—'
+  const failed = j.failures.length > 0 ? `; **${j.failures.length} failed** (${j.failures[0]})` : ''
+  if (j.ms == null) return `failed${failed}`
+  if (kith && j.fromInviteMs != null)
+    return `${fixed(j.fromInviteMs.median)} ms from the invite link (${fixed(j.ms.median)} from admission)${failed}`
+  return `${fixed(j.ms.median)} ms${failed}`
+}
+
+export function renderSync(f: SyncFigures): string {
+  const sizesTried = [...new Set([...f.kith.sizes, ...f.yWebrtc.sizes].map((r) => r.peers))].sort(
+    (a, b) => a - b
+  )
+  const ratio = (k: SizeResult | undefined, y: SizeResult | undefined): string =>
+    k?.latency != null && y?.latency != null ? `${fixed(k.latency.median / y.latency.median, 2)}×` : '—'
+  const rows = sizesTried.map((n) => {
+    const k = f.kith.sizes.find((r) => r.peers === n)
+    const y = f.yWebrtc.sizes.find((r) => r.peers === n)
+    return [`edit latency, ${n} peers (median / p95)`, sizeCell(k), sizeCell(y), ratio(k, y)]
+  })
+  const wireRows = sizesTried.map((n) => {
+    const k = f.kith.sizes.find((r) => r.peers === n)
+    const y = f.yWebrtc.sizes.find((r) => r.peers === n)
+    return [`messages · bytes per edit, ${n} peers`, perEditCell(k, true), perEditCell(y, false), '']
+  })
+  const linkRows = sizesTried.map((n) => {
+    const k = f.kith.sizes.find((r) => r.peers === n)
+    const y = f.yWebrtc.sizes.find((r) => r.peers === n)
+    return [`links per peer · room formed in, ${n} peers`, linkCell(k), linkCell(y), '']
+  })
+  const joinRows = JOIN_BYTES.map((bytes) => {
+    const k = f.kith.joins.find((j) => j.bytes === bytes)
+    const y = f.yWebrtc.joins.find((j) => j.bytes === bytes)
+    // both start when the newcomer starts (Kith: opens the invite link with its PIN; y-webrtc: opens the room)
+    const r =
+      k?.fromInviteMs != null && y?.ms != null ? `${fixed(k.fromInviteMs.median / y.ms.median, 2)}×` : '—'
+    return [`join → synced, ${label(bytes)}`, joinCell(k, true), joinCell(y, false), r]
+  })
+  return [
+    `### Shared state: @kith/sync against y-webrtc (Chromium pages, one context each, loopback; one edit every ${f.intervalMs} ms, ${f.edits} edits per size)`,
+    '',
+    table(
+      ['measure', 'Kith (@kith/sync)', 'y-webrtc 10 (its signaling server)', 'Kith ÷ y-webrtc'],
+      [
+        ...rows,
+        ...wireRows,
+        ...linkRows,
+        ['largest room with median latency ≤ 1 s', largest(f.kith.sizes), largest(f.yWebrtc.sizes), ''],
+        ...joinRows
+      ]
+    )
+  ].join('\n')
+}
+
+function linkCell(r: SizeResult | undefined): string {
+  if (r?.links == null) return '—'
+  return `${fixed(r.links, 1)} · ${fixed((r.formMs ?? Number.NaN) / 1000, 1)} s`
+}
+
+function label(bytes: number): string {
+  return bytes >= 1e6 ? `${bytes / 1e6} MB` : `${bytes / 1e3} KB`
+}
