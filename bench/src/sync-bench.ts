@@ -16,7 +16,10 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 const EDITS = Number(process.env.BENCH_SYNC_EDITS ?? 50)
 const EDIT_INTERVAL_MS = Number(process.env.BENCH_SYNC_INTERVAL_MS ?? 100)
 const sizes = (name: string, fallback: string): number[] =>
-  (process.env[name] ?? fallback).split(',').map(Number)
+  (process.env[name] ?? fallback)
+    .split(',')
+    .filter((size) => size.trim() !== '')
+    .map(Number)
 const KITH_SIZES = sizes('BENCH_KITH_SIZES', '2,8,16,24,32,48')
 const YW_SIZES = sizes('BENCH_YW_SIZES', '2,8,16,24,32')
 const JOIN_BYTES = sizes('BENCH_JOIN_BYTES', '100000,1000000,10000000')
@@ -40,6 +43,8 @@ export interface SizeResult {
   error?: string
   /** From the first page of this size opening to every peer holding the warm-up edit. */
   formMs?: number
+  /** Each peer added at this size: from opening its page to being in the room (Kith: admitted by invite). */
+  addMs?: Summary
   latency?: Summary
   /** Edits some peer did not receive within the wait. */
   lost?: number
@@ -250,7 +255,15 @@ function yWebrtcSystem(signaling: string): System {
       return (await peer.call('ywLinks')) as number
     },
     async formed(peers) {
-      for (const peer of peers) if ((await system.links(peer)) < peers.length - 1) return false
+      // y-webrtc floods every update to every link, so a room is usable once each peer has a link; it then gets
+      // a few seconds to build the full mesh it aims for
+      const links = async (): Promise<number[]> => Promise.all(peers.map(async (p) => system.links(p)))
+      if ((await links()).some((l) => l < 1)) return false
+      await until(
+        async () => (await links()).every((l) => l >= peers.length - 1),
+        10_000,
+        'full mesh'
+      ).catch(() => undefined)
       return true
     }
   }
@@ -302,10 +315,13 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
     peers.push(await system.found(env))
     for (const size of sizes) {
       const started = Date.now()
+      const adds: number[] = []
       try {
         while (peers.length < size) {
           env.progress(`${system.name}: room of ${size}, adding peer ${peers.length + 1}…`)
+          const added = Date.now()
           peers.push(await system.add(env, peers[0] as Peer))
+          adds.push(Date.now() - added)
         }
         env.progress(`${system.name}: room of ${size}, waiting for links…`)
         await until(async () => system.formed(peers), FORM_TIMEOUT_MS, `a room of ${size} forming`)
@@ -325,6 +341,7 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
         peers: size,
         formed: true,
         formMs,
+        ...(adds.length > 0 ? { addMs: summarize(adds) } : {}),
         ...measured,
         links: links.reduce((a, b) => a + b, 0) / links.length
       })
@@ -493,7 +510,7 @@ export function renderSync(f: SyncFigures): string {
   const linkRows = sizesTried.map((n) => {
     const k = f.kith.sizes.find((r) => r.peers === n)
     const y = f.yWebrtc.sizes.find((r) => r.peers === n)
-    return [`links per peer · room formed in, ${n} peers`, linkCell(k), linkCell(y), '']
+    return [`links per peer · growing the room to ${n} took`, linkCell(k), linkCell(y), '']
   })
   const joinRows = JOIN_BYTES.map((bytes) => {
     const k = f.kith.joins.find((j) => j.bytes === bytes)
@@ -521,7 +538,8 @@ export function renderSync(f: SyncFigures): string {
 
 function linkCell(r: SizeResult | undefined): string {
   if (r?.links == null) return '—'
-  return `${fixed(r.links, 1)} · ${fixed((r.formMs ?? Number.NaN) / 1000, 1)} s`
+  const adds = r.addMs != null ? ` (a join: median ${fixed(r.addMs.median / 1000, 1)} s)` : ''
+  return `${fixed(r.links, 1)} · ${fixed((r.formMs ?? Number.NaN) / 1000, 1)} s${adds}`
 }
 
 function label(bytes: number): string {

@@ -9,8 +9,12 @@ export const PROTOCOL_PREFIX = 'kith'
 
 export const DEFAULT_APP_ID = 'kith'
 
-/** How often every open connection is pinged to notice a peer that went away. */
-export const DEFAULT_LIVENESS_INTERVAL_MS = 2_000
+/**
+ * How often every open connection is pinged to notice a peer that went away. Each ping opens a stream, which on
+ * WebRTC is a data channel with its own open, negotiation and close messages: at 2 s, in a room of 8 browsers,
+ * pings were 34.5 of the 74.8 data-channel messages per edit, and edit latency's p95 was 782 ms (44.5 ms at 10 s).
+ */
+export const DEFAULT_LIVENESS_INTERVAL_MS = 10_000
 
 /** A ping slower than this counts as a failure and the connection is closed. */
 export const DEFAULT_LIVENESS_TIMEOUT_MS = 3_000

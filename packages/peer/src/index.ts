@@ -115,7 +115,10 @@ export interface KithPeerInit<S extends ServiceMap = Record<string, unknown>> {
    */
   allowPrivateAddresses?: boolean
 
-  /** How often each connection is pinged to notice a peer that went away. @default 2_000 */
+  /**
+   * How often each connection is pinged to notice a peer that went away. Each ping costs a stream (on WebRTC, a
+   * data channel), so a shorter interval notices sooner and costs every connection more. @default 10_000
+   */
   livenessIntervalMs?: number
   /** A ping that takes longer closes the connection. @default 3_000 */
   livenessTimeoutMs?: number

@@ -61,8 +61,15 @@ interface DocState {
   readonly ready: Promise<void>
   /** The last state vector each peer reported. */
   readonly vectors: Map<string, Map<number, number>>
+  /** Yjs clients whose changes count as this device's: its own, and those it loaded from storage. */
+  readonly own: Set<number>
   /** Keeps this device's signed pushes in order. */
   chain: Promise<void>
+  /** When this device last changed the document, and last asked a peer to confirm. */
+  changedAt: number
+  confirmedAt: number
+  /** Which link the next confirmation asks (they take turns). */
+  confirmTurn: number
 }
 
 interface Transfer {
@@ -75,6 +82,10 @@ interface Transfer {
 /** Marks transactions that came from the network, so they are not pushed back out as local edits. */
 const REMOTE = Symbol('kith-sync-remote')
 const SEEN_LIMIT = 20_000
+/** Confirmation waits for this long a pause in local edits... */
+export const CONFIRM_QUIET_MS = 500
+/** ...but no longer than this. */
+export const CONFIRM_AT_LEAST_MS = 5_000
 const AWARENESS_SEEN_LIMIT = 2_000
 
 /** What an origin signs for an update: bound to the room and the document. */
@@ -161,11 +172,17 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
       doc,
       ready: (this.init.load?.(name, doc) ?? Promise.resolve()).then(() => {
         loading = false
+        // what storage held may include edits no peer has yet (made here offline, or never confirmed)
+        for (const client of Y.decodeStateVector(Y.encodeStateVector(doc)).keys()) state.own.add(client)
         // trade state vectors with every linked peer: each sends the other what it lacks (stored edits included)
         for (const link of this.links.values()) this.sendVector(state, link, WANT_UPDATE | WANT_VECTOR)
       }),
       vectors: new Map(),
-      chain: Promise.resolve()
+      own: new Set([doc.clientID]),
+      chain: Promise.resolve(),
+      changedAt: 0,
+      confirmedAt: 0,
+      confirmTurn: 0
     }
     doc.on('update', (update: Uint8Array, origin: unknown) => {
       // what loads from storage is not pushed: the state vector trade above carries it
@@ -176,7 +193,10 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     return state
   }
 
-  /** Changes made here that no peer has confirmed holding (in Yjs clock units, summed over documents). */
+  /**
+   * Changes made here (or loaded from this device's storage) that no peer has confirmed holding, in Yjs clock
+   * units, summed over documents. Other members' changes are theirs to confirm.
+   */
   unconfirmed(): number {
     let total = 0
     for (const state of this.docs.values()) total += this.unconfirmedIn(state)
@@ -186,6 +206,7 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
   private unconfirmedIn(state: DocState): number {
     let missing = 0
     for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(state.doc))) {
+      if (!state.own.has(client)) continue
       let best = 0
       for (const vector of state.vectors.values()) best = Math.max(best, vector.get(client) ?? 0)
       missing += Math.max(0, clock - best)
@@ -236,11 +257,22 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     }
   }
 
-  /** Asks linked peers for their state vectors, so unconfirmed local changes get confirmed (or pulled). */
+  /**
+   * Asks a linked peer for its state vector, so unconfirmed local changes get confirmed (or pulled). One peer holding
+   * them is enough, so one link is asked a round, in turn. While this device is still editing, its pushes are in
+   * flight and a peer's vector would miss them: the question waits for a pause of `CONFIRM_QUIET_MS`, or at most
+   * `CONFIRM_AT_LEAST_MS`.
+   */
   confirm(): void {
+    const links = [...this.links.values()]
+    if (links.length === 0) return
+    const now = this.now()
     for (const state of this.docs.values()) {
+      if (now - state.changedAt < CONFIRM_QUIET_MS && now - state.confirmedAt < CONFIRM_AT_LEAST_MS) continue
       if (this.unconfirmedIn(state) === 0) continue
-      for (const link of this.links.values()) this.sendVector(state, link, WANT_VECTOR)
+      state.confirmedAt = now
+      const link = links[state.confirmTurn++ % links.length] as Link
+      this.sendVector(state, link, WANT_VECTOR)
     }
   }
 
@@ -359,6 +391,19 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     if (!this.init.mayWrite(frame.o)) {
       throw new SyncError('NOT_MEMBER', `an update by ${frame.o}, who may not write to the room`)
     }
+    if (frame.o === peer) {
+      // straight from its author, a member the transport authenticated: applied at once; its signature is what the
+      // next peers rely on, so it is checked before the update goes further
+      this.remember(this.seen, id, SEEN_LIMIT)
+      this.apply(state, frame.b)
+      this.lastSync = this.now()
+      this.safeDispatchEvent('status')
+      if (!(await this.init.verify(frame.o, input, frame.s))) {
+        throw new SyncError('BAD_SIGNATURE', `an update whose signature by ${frame.o} does not verify`)
+      }
+      if (!this.destroyed) this.forward(peer, frame)
+      return
+    }
     if (!(await this.init.verify(frame.o, input, frame.s))) {
       throw new SyncError('BAD_SIGNATURE', `an update whose signature by ${frame.o} does not verify`)
     }
@@ -366,8 +411,12 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     this.remember(this.seen, id, SEEN_LIMIT)
     this.apply(state, frame.b)
     this.lastSync = this.now()
-    for (const link of this.links.values()) if (link.peer !== peer) link.send(frame)
+    this.forward(peer, frame)
     this.safeDispatchEvent('status')
+  }
+
+  private forward(from: string, frame: Frame): void {
+    for (const link of this.links.values()) if (link.peer !== from) link.send(frame)
   }
 
   private apply(state: DocState, update: Uint8Array): void {
@@ -400,11 +449,12 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     } finally {
       this.awareness.off('update', listener)
     }
-    for (const link of this.links.values()) if (link.peer !== peer) link.send(frame)
+    this.forward(peer, frame)
   }
 
   /** A local edit: signed, then pushed to every link (or, if too large to push, offered for pulling). */
   private local(state: DocState, update: Uint8Array): void {
+    state.changedAt = this.now()
     this.safeDispatchEvent('status')
     if (update.byteLength > MAX_UPDATE_BYTES) {
       for (const link of this.links.values()) this.sendVector(state, link, WANT_VECTOR)

@@ -4,6 +4,7 @@ import { dataKey, openData, sealData, sealedEpoch } from '@kith/trust'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { TypedEventEmitter } from 'main-event'
+import { ed25519Signer, ed25519Verifier } from './ed25519.ts'
 import { SyncError } from './errors.ts'
 import { MAX_FRAME_BYTES, decodeFrame, encodeFrame } from './frames.ts'
 import { Replica } from './replica.ts'
@@ -28,6 +29,8 @@ const SILENT_ROUNDS = 3
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024
 /** Refused messages on one link before it is dropped. */
 const MAX_STRIKES = 3
+/** How long the higher peer id of two mesh neighbours waits for the lower one to open their link. */
+const LINK_GRACE_MS = 2_000
 
 export interface SyncInit {
   peer: KithPeer
@@ -84,12 +87,15 @@ interface LinkState {
   heard: number
   strikes: number
   closed: boolean
+  /** This device opened the link (it is the one to close it when the mesh moves). */
+  readonly opened: boolean
 }
 
 /**
- * Yjs documents shared in `@kith/trust` rooms. Each room has a {@link Replica}; each connected member device gets
- * one sync stream per room, over which every message is sealed under the room's current epoch key. Links are made
- * only over direct (not relayed) connections, which `Rooms` keeps as a mesh of bounded degree.
+ * Yjs documents shared in `@kith/trust` rooms. Each room has a {@link Replica}; each connected mesh neighbour
+ * (`rooms.meshNeighboursOf`) gets one sync stream per room, over which every message is sealed under the room's
+ * current epoch key. Links are made only over direct (not relayed) connections, which `Rooms` keeps as a mesh of
+ * bounded degree; updates reach the rest of the room by forwarding.
  */
 export class Sync extends TypedEventEmitter<SyncEvents> {
   readonly protocol: string
@@ -103,7 +109,12 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
   /** Failed attempts to open each link, for the retry backoff. */
   private readonly attempts = new Map<string, number>()
   private readonly publicKeys = new Map<string, PublicKey>()
+  private readonly sign: (message: Uint8Array) => Promise<Uint8Array>
+  private readonly verifyWith = ed25519Verifier()
+  /** A frame sent on several links is sealed once: the sealed bytes, by the epoch they were sealed under. */
+  private readonly sealed = new WeakMap<Frame, { n: number; bytes: Uint8Array }>()
   private timers: Array<ReturnType<typeof setInterval>> = []
+  private recheck?: ReturnType<typeof setTimeout>
   private started = false
   private asleep = false
   private lastActivity = Date.now()
@@ -118,6 +129,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
   constructor(private readonly init: SyncInit) {
     super()
     this.protocol = protocolId(init.appId, 'sync', '1.0.0')
+    this.sign = ed25519Signer(init.identity.device)
   }
 
   async start(): Promise<void> {
@@ -145,6 +157,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     if (!this.started) return
     this.started = false
     for (const timer of this.timers) clearInterval(timer)
+    clearTimeout(this.recheck)
+    this.recheck = undefined
     this.init.peer.removeEventListener('connection:open', this.onConnect)
     this.init.rooms.removeEventListener('change', this.onRooms)
     await this.init.peer.unhandle(this.protocol)
@@ -165,7 +179,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     const replica = new Replica({
       room: id,
       self: this.init.peer.peerId.toString(),
-      sign: async (message) => this.init.identity.device.sign(message),
+      sign: async (message) => this.sign(message),
       verify: async (origin, message, signature) => this.verify(origin, message, signature),
       mayWrite: (origin) => this.mayWrite(id, origin),
       load: async (name, doc) => this.load(id, name, doc),
@@ -285,7 +299,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       if (key == null) return false
       this.publicKeys.set(origin, key)
     }
-    return key.verify(message, signature)
+    return this.verifyWith(key, message, signature)
   }
 
   private async load(room: string, name: string, doc: Y.Doc): Promise<void> {
@@ -297,26 +311,47 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     this.closers.set(room, closers)
   }
 
-  /** Opens links this device is due to open: to each connected member device with a higher peer id. */
+  /**
+   * Opens the links this device is due to open and drops those it opened to devices no longer its mesh neighbours.
+   * Links follow the room mesh (`rooms.meshNeighboursOf`): the lower peer id of two neighbours opens their link at
+   * once; the higher one opens it only if none came within `LINK_GRACE_MS` (their views of the mesh can differ
+   * while one of them skips an unreachable device).
+   */
   private link(): void {
     if (!this.started || this.asleep) return
     const me = this.init.peer.peerId.toString()
+    let recheck = false
     for (const room of this.init.rooms.list()) {
       if (room.me == null) continue
+      const neighbours = new Set(this.init.rooms.meshNeighboursOf(room).map((p) => p.toString()))
       for (const link of [...this.links.values()]) {
-        if (link.room === room.id && !room.isMemberDevice(link.remote)) {
+        if (link.room !== room.id) continue
+        if (!room.isMemberDevice(link.remote)) {
           this.fail(link, new SyncError('NOT_MEMBER', 'the peer is no longer a member'))
+        } else if (link.opened && !neighbours.has(link.remote.toString())) {
+          // the room grew and the mesh moved: the link goes, and Rooms closes the idle connection later
+          this.drop(link)
         }
       }
       // every room this device is a member of replicates, whether or not the app opened a document in it yet
       this.replica(room)
       for (const device of room.otherDevices()) {
         const id = device.toString()
-        if (id < me) continue
+        if (!neighbours.has(id)) continue
         const connection = this.init.peer.getConnections(device).find((c) => c.limits == null)
         if (connection == null) continue
+        if (id < me && Date.now() - connection.timeline.open < LINK_GRACE_MS) {
+          recheck = true
+          continue
+        }
         void this.open(room, connection)
       }
+    }
+    if (recheck && this.recheck == null) {
+      this.recheck = setTimeout(() => {
+        this.recheck = undefined
+        this.link()
+      }, LINK_GRACE_MS)
     }
   }
 
@@ -337,7 +372,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       if (answer.v !== SYNC_VERSION) throw new SyncError('MALFORMED', 'the peer speaks another sync version')
       this.opening.delete(key)
       this.attempts.delete(key)
-      this.run(room, connection.remotePeer, stream, lp)
+      this.run(room, connection.remotePeer, stream, lp, true)
     } catch (err: unknown) {
       this.opening.delete(key)
       const error =
@@ -373,17 +408,24 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       if (hello.v !== SYNC_VERSION) return refuse('MALFORMED')
       await lp.write(encode({ v: SYNC_VERSION }), { signal })
       this.replica(room)
-      const existing = this.links.get(`${room.id}\n${remote.toString()}`)
-      if (existing != null) this.drop(existing)
-      this.run(room, remote, stream, lp)
+      this.run(room, remote, stream, lp, false)
     })().catch((err: unknown) => {
       stream.abort(err as Error)
     })
   }
 
   /** Runs a link: a writer that seals queued frames in order, and a reader that opens, checks and applies. */
-  private run(room: Room, remote: PeerId, stream: Stream, lp: LengthPrefixedStream<Stream>): void {
+  private run(
+    room: Room,
+    remote: PeerId,
+    stream: Stream,
+    lp: LengthPrefixedStream<Stream>,
+    opened: boolean
+  ): void {
     const replica = this.replica(room)
+    // both ends opened at once (rare: see LINK_GRACE_MS): the newer link replaces the older on each side
+    const existing = this.links.get(`${room.id}\n${remote.toString()}`)
+    if (existing != null) this.drop(existing)
     const link: LinkState = {
       room: room.id,
       remote,
@@ -392,7 +434,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       queued: 0,
       heard: Date.now(),
       strikes: 0,
-      closed: false
+      closed: false,
+      opened
     }
     this.links.set(`${room.id}\n${remote.toString()}`, link)
     const aad = new TextEncoder().encode(`kith/sync/v1\n${room.id}`)
@@ -406,10 +449,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
           })
           continue
         }
-        const bytes = encodeFrame(frame)
-        link.queued -= bytes.byteLength
-        const n = room.state.epoch.n
-        await lp.write(sealData(await this.dataKey(room, n), n, bytes, aad))
+        link.queued -= queuedBytes(frame)
+        await lp.write(await this.seal(room, frame, aad))
       }
     })().catch((err: unknown) => {
       this.fail(link, new SyncError('TIMEOUT', `writing to the peer failed: ${(err as Error).message}`))
@@ -439,7 +480,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       send: (frame) => {
         if (link.closed) return
         link.queue.push(frame)
-        link.queued += 'b' in frame ? frame.b.byteLength : 64
+        link.queued += queuedBytes(frame)
         if (link.queued > MAX_QUEUED_BYTES) {
           this.fail(link, new SyncError('TOO_LARGE', 'the peer is not reading; the link is dropped'))
           return
@@ -478,6 +519,16 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     if (frame.t === 'u' || frame.t === 's2') this.lastActivity = Date.now()
   }
 
+  /** `frame` sealed under the room's current epoch: once, however many links it goes out on. */
+  private async seal(room: Room, frame: Frame, aad: Uint8Array): Promise<Uint8Array> {
+    const n = room.state.epoch.n
+    const known = this.sealed.get(frame)
+    if (known?.n === n) return known.bytes
+    const bytes = sealData(await this.dataKey(room, n), n, encodeFrame(frame), aad)
+    this.sealed.set(frame, { n, bytes })
+    return bytes
+  }
+
   private async dataKey(room: Room, n: number): Promise<Uint8Array> {
     const id = `${room.id}\n${n}`
     let key = this.keys.get(id)
@@ -505,4 +556,9 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     link.stream.abort(new SyncError('CATCH_UP_FAILED', 'the link was dropped'))
     this.replicas.get(link.room)?.detach(link.remote.toString())
   }
+}
+
+/** What a queued frame counts against a link's limit of unread bytes. */
+function queuedBytes(frame: Frame): number {
+  return 'b' in frame ? frame.b.byteLength : 64
 }

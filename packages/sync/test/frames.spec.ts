@@ -169,4 +169,45 @@ describe('sync messages', () => {
       small.receive('peer', { t: 'sv', d: 'c', v: Y.encodeStateVector(new Y.Doc()), q: 1 })
     ).rejects.toMatchObject({ code: 'DOC_LIMIT' })
   })
+
+  it('applies an update straight from its author at once, and does not forward it when its signature fails', async () => {
+    const r = new Replica({
+      room: 'r',
+      self: 'me',
+      sign: () => new Uint8Array(64),
+      verify: () => false,
+      mayWrite: () => true
+    })
+    const forwarded: Frame[] = []
+    r.attach({ peer: 'author', send: () => undefined })
+    r.attach({ peer: 'other', send: (f) => forwarded.push(f) })
+    const source = new Y.Doc()
+    source.getText('t').insert(0, 'direct')
+    const b = Y.encodeStateAsUpdate(source)
+    await expect(
+      r.receive('author', { t: 'u', d: 'notes', o: 'author', s: new Uint8Array(64), b })
+    ).rejects.toMatchObject({ code: 'BAD_SIGNATURE' })
+    expect(r.doc('notes').getText('t').toJSON()).toBe('direct')
+    expect(forwarded.filter((f) => f.t === 'u')).toEqual([])
+  })
+
+  it("counts only this device's changes as unconfirmed, until a peer's state vector covers them", async () => {
+    const r = replica()
+    const sent: Frame[] = []
+    r.attach({ peer: 'peer', send: (f) => sent.push(f) })
+    const remote = new Y.Doc()
+    remote.getText('t').insert(0, 'theirs')
+    await r.receive('peer', {
+      t: 'u',
+      d: 'notes',
+      o: 'peer',
+      s: new Uint8Array(64),
+      b: Y.encodeStateAsUpdate(remote)
+    })
+    expect(r.unconfirmed()).toBe(0)
+    r.doc('notes').getText('t').insert(0, 'mine')
+    expect(r.unconfirmed()).toBe(4)
+    await r.receive('peer', { t: 'sv', d: 'notes', v: Y.encodeStateVector(r.doc('notes')), q: 0 })
+    expect(r.unconfirmed()).toBe(0)
+  })
 })

@@ -129,6 +129,8 @@ export {
   DEFAULT_SYNC_TIMEOUT_MS,
   DEFAULT_ATTEST_INTERVAL_MS,
   DEFAULT_MESH_DEGREE,
-  meshTargets
+  meshTargets,
+  meshNeighbours,
+  MESH_PRUNE_AFTER_MS
 } from './rooms.ts'
 export type { RoomsEvents, RoomsInit } from './rooms.ts'

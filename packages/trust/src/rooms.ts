@@ -59,23 +59,30 @@ export interface RoomsInit {
 
 /** How long a member device whose dial failed is skipped over by the mesh. */
 const UNREACHABLE_MS = 30_000
-
 /**
- * The member devices `me` dials in a room of `devices` (including `me`): all of them up to `degree` others, else
- * a successor and chords on a ring ordered by SHA-256(room ‖ device), skipping devices that were just unreachable.
+ * A connection to a member device that is no mesh neighbour (in any room the two share) is closed once it is this
+ * old and carries nothing but liveness: an inviter is otherwise left linked to everyone it let in.
  */
-export function meshTargets(
-  room: string,
+export const MESH_PRUNE_AFTER_MS = 30_000
+/** Streams that do not keep a connection in use: libp2p's liveness pings and identify. */
+const BACKGROUND_PROTOCOL = /\/(ping|id)(\/push)?\/\d+\.\d+\.\d+$/
+
+/** The room's devices on a ring ordered by SHA-256(room ‖ device): the same ring on every device. */
+function meshRing(room: string, devices: string[]): string[] {
+  const rank = new Map(
+    [...new Set(devices)].map((d) => [d, toString(sha256(fromString(`${room}\n${d}`)), 'base16')])
+  )
+  return [...rank.keys()].sort((a, b) => ((rank.get(a) as string) < (rank.get(b) as string) ? -1 : 1))
+}
+
+function ringTargets(
+  ring: string[],
   me: string,
-  devices: string[],
-  options: { degree: number; unreachable?: (device: string) => boolean }
+  degree: number,
+  unreachable: (device: string) => boolean
 ): string[] {
-  const { degree, unreachable = () => false } = options
-  const others = devices.filter((d) => d !== me)
-  if (others.length <= degree) return others
-  const rank = (d: string): string => toString(sha256(fromString(`${room}\n${d}`)), 'base16')
-  const ring = [...new Set([...others, me])].sort((a, b) => (rank(a) < rank(b) ? -1 : 1))
   const n = ring.length
+  if (n - 1 <= degree) return ring.filter((d) => d !== me)
   const at = ring.indexOf(me)
   const dials = Math.max(1, Math.floor(degree / 2))
   const targets = new Set<string>()
@@ -90,6 +97,47 @@ export function meshTargets(
     }
   }
   return [...targets]
+}
+
+/**
+ * The member devices `me` dials in a room of `devices` (including `me`): all of them up to `degree` others, else
+ * a successor and chords on a ring ordered by SHA-256(room ‖ device), skipping devices that were just unreachable.
+ */
+export function meshTargets(
+  room: string,
+  me: string,
+  devices: string[],
+  options: { degree: number; unreachable?: (device: string) => boolean }
+): string[] {
+  const others = devices.filter((d) => d !== me)
+  if (others.length <= options.degree) return others
+  return ringTargets(
+    meshRing(room, [...others, me]),
+    me,
+    options.degree,
+    options.unreachable ?? (() => false)
+  )
+}
+
+/**
+ * The devices `me` keeps links with: those it dials and those that dial it (by the same rule, as each of them
+ * computes it), so two devices agree on whether they are neighbours. A device skipped as unreachable by `me`
+ * only changes whom `me` dials.
+ */
+export function meshNeighbours(
+  room: string,
+  me: string,
+  devices: string[],
+  options: { degree: number; unreachable?: (device: string) => boolean }
+): string[] {
+  const others = devices.filter((d) => d !== me)
+  if (others.length <= options.degree) return others
+  const ring = meshRing(room, [...others, me])
+  const neighbours = new Set(ringTargets(ring, me, options.degree, options.unreachable ?? (() => false)))
+  for (const other of others) {
+    if (ringTargets(ring, other, options.degree, () => false).includes(me)) neighbours.add(other)
+  }
+  return [...neighbours]
 }
 
 export interface RoomsEvents {
@@ -272,13 +320,35 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     })
   }
 
-  /** Attests this device's neighbours now and syncs every room with every connected member. */
+  /**
+   * Attests this device's neighbours now, syncs every room with every connected member, and closes idle connections
+   * to member devices that are no mesh neighbour.
+   */
   tick(): void {
     for (const room of this.rooms.values()) {
       if (room.me == null) continue
       this.attest(room)
       this.connectMembers(room)
       for (const peer of this.connectedMembers(room)) void this.syncWith(room, peer)
+    }
+    this.pruneMesh()
+  }
+
+  private pruneMesh(): void {
+    const members = new Set<string>()
+    const neighbours = new Set<string>()
+    for (const room of this.rooms.values()) {
+      if (room.me == null) continue
+      for (const device of room.otherDevices()) members.add(device.toString())
+      for (const device of this.meshNeighboursOf(room)) neighbours.add(device.toString())
+    }
+    const now = Date.now()
+    for (const connection of this.peer.getConnections()) {
+      const id = connection.remotePeer.toString()
+      if (!members.has(id) || neighbours.has(id) || connection.limits != null) continue
+      if (now - connection.timeline.open < MESH_PRUNE_AFTER_MS) continue
+      if (connection.streams.some((stream) => !BACKGROUND_PROTOCOL.test(stream.protocol ?? ''))) continue
+      void connection.close().catch(() => undefined)
     }
   }
 
@@ -323,7 +393,22 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     }
   }
 
-  /** The member devices this device keeps links to in `room` (see `meshDegree`). */
+  /**
+   * The member devices this device and they agree to keep links with in `room`: those it dials (`meshOf`) and those
+   * whose own rule dials it. Sync links follow these.
+   */
+  meshNeighboursOf(room: Room): PeerId[] {
+    const devices = room.otherDevices()
+    const byId = new Map(devices.map((d) => [d.toString(), d]))
+    const now = Date.now()
+    const neighbours = meshNeighbours(room.id, this.peer.peerId.toString(), [...byId.keys()], {
+      degree: this.init.meshDegree ?? DEFAULT_MESH_DEGREE,
+      unreachable: (d) => now - (this.unreachable.get(d) ?? -Infinity) < UNREACHABLE_MS
+    })
+    return neighbours.map((t) => byId.get(t) as PeerId)
+  }
+
+  /** The member devices this device dials in `room` (see `meshDegree`). */
   meshOf(room: Room): PeerId[] {
     const devices = room.otherDevices()
     const byId = new Map(devices.map((d) => [d.toString(), d]))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { meshTargets } from '../src/rooms.ts'
+import { meshNeighbours, meshTargets } from '../src/rooms.ts'
 
 function graph(room: string, devices: string[], degree: number): Map<string, Set<string>> {
   const edges = new Map(devices.map((d) => [d, new Set<string>()]))
@@ -61,5 +61,29 @@ describe('the room mesh', () => {
       }
     }
     expect(diameter(edges)).toBeLessThan(Infinity)
+  })
+
+  it('gives two devices the same answer to whether they are neighbours: the graph the dials make', () => {
+    for (let n = 2; n <= 48; n++) {
+      const devices = Array.from({ length: n }, (_, i) => `device-${i}`)
+      const room = `room-${n}`
+      const dialled = graph(room, devices, 4)
+      for (const me of devices) {
+        const mine = new Set(meshNeighbours(room, me, devices, { degree: 4 }))
+        expect(mine).toEqual(dialled.get(me))
+        for (const other of mine) expect(meshNeighbours(room, other, devices, { degree: 4 })).toContain(me)
+        for (const target of meshTargets(room, me, devices, { degree: 4 })) expect(mine).toContain(target)
+      }
+    }
+  })
+
+  it('keeps whom a device dials instead of an unreachable one among its neighbours', () => {
+    const devices = Array.from({ length: 20 }, (_, i) => `device-${i}`)
+    const me = 'device-0'
+    const [down] = meshTargets('room', me, devices, { degree: 4 })
+    const unreachable = (d: string): boolean => d === down
+    const instead = meshTargets('room', me, devices, { degree: 4, unreachable })
+    const neighbours = meshNeighbours('room', me, devices, { degree: 4, unreachable })
+    for (const target of instead) expect(neighbours).toContain(target)
   })
 })
