@@ -29,7 +29,10 @@ const YW_JOIN_LIMIT_MS = 15_000
 const KITH_JOIN_LIMIT_MS = 30_000
 const FORM_TIMEOUT_MS = 60_000
 const LATENCY_LIMIT_MS = 1_000
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5_000)
 const SYNC_PROTOCOL = '/kith/bench/sync/1.0.0'
+/** `BENCH_PROFILE=<i>`: a CPU profile of peer i while the edits run, summarised by self time (with BENCH_MINIFY=0). */
+const PROFILE = process.env.BENCH_PROFILE != null ? Number(process.env.BENCH_PROFILE) : undefined
 
 export interface WireCount {
   messages: number
@@ -45,6 +48,8 @@ export interface SizeResult {
   formMs?: number
   /** Each peer added at this size: from opening its page to being in the room (Kith: admitted by invite). */
   addMs?: Summary
+  /** Kith: each admission at this size, from opening the invite link to membership. */
+  admitMs?: Summary
   latency?: Summary
   /** Edits some peer did not receive within the wait. */
   lost?: number
@@ -191,6 +196,8 @@ interface System {
   links(peer: Peer): Promise<number>
   /** Whether every peer has the links a formed room of this size has. */
   formed(peers: Peer[]): Promise<boolean>
+  /** Kith: how long each admission took, from the invite link to membership (the page's start not included). */
+  admissions?: number[]
 }
 
 function kithSystem(): System & { room(): string } {
@@ -204,6 +211,7 @@ function kithSystem(): System & { room(): string } {
   const system: System & { room(): string } = {
     name: 'Kith',
     room: () => room,
+    admissions: [],
     async found(env) {
       const peer = await start(env)
       room = (await peer.call('kithCreate')) as string
@@ -216,7 +224,8 @@ function kithSystem(): System & { room(): string } {
       for (let attempt = 0; attempt < 3; attempt++) {
         const { link, pin } = (await first.call('kithInvite', room)) as { link: string; pin: string }
         try {
-          await peer.call('kithJoin', link, pin)
+          const joined = (await peer.call('kithJoin', link, pin)) as { started: number; member: number }
+          system.admissions?.push(joined.member - joined.started)
           return peer
         } catch (err: unknown) {
           lastError = err
@@ -259,11 +268,9 @@ function yWebrtcSystem(signaling: string): System {
       // a few seconds to build the full mesh it aims for
       const links = async (): Promise<number[]> => Promise.all(peers.map(async (p) => system.links(p)))
       if ((await links()).some((l) => l < 1)) return false
-      await until(
-        async () => (await links()).every((l) => l >= peers.length - 1),
-        10_000,
-        'full mesh'
-      ).catch(() => undefined)
+      await until(async () => (await links()).every((l) => l >= peers.length - 1), 10_000, 'full mesh').catch(
+        () => undefined
+      )
       return true
     }
   }
@@ -274,6 +281,10 @@ function yWebrtcSystem(signaling: string): System {
 async function measureEdits(peers: Peer[], size: number): Promise<Omit<SizeResult, 'peers' | 'formed'>> {
   const [first, ...others] = peers
   if (first == null) throw new TypeError('no peers')
+  const profiled = PROFILE != null ? peers[PROFILE] : undefined
+  const cdp = profiled != null ? await profiled.context.newCDPSession(profiled.page) : undefined
+  await cdp?.send('Profiler.enable')
+  await cdp?.send('Profiler.start')
   const before = await wire(peers)
   const sent = new Map<string, number>()
   for (let i = 0; i < EDITS; i++) {
@@ -287,6 +298,7 @@ async function measureEdits(peers: Peer[], size: number): Promise<Omit<SizeResul
   // edits still in flight after the last one arrived get the same grace
   await pause(500)
   const after = await wire(peers)
+  if (cdp != null) process.stderr.write(`\n${selfTimes((await cdp.send('Profiler.stop')).profile, size)}\n`)
   const arrived = await Promise.all(
     others.map(async (p) => (await p.call('arrivals', keys)) as Record<string, number>)
   )
@@ -307,6 +319,53 @@ async function measureEdits(peers: Peer[], size: number): Promise<Omit<SizeResul
   }
 }
 
+interface CpuProfile {
+  nodes: Array<{
+    id: number
+    callFrame: { functionName: string; url: string; lineNumber: number }
+    children?: number[]
+  }>
+  samples?: number[]
+  timeDeltas?: number[]
+}
+
+/** The functions that took most of a profile's samples: by self time, and by total time (callees included). */
+function selfTimes(profile: CpuProfile, size: number): string {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+  const nameOf = (id: number): string => {
+    const frame = byNode.get(id)?.callFrame
+    return `${frame?.functionName || '(anonymous)'} ${frame?.url.split('/').pop() ?? ''}:${frame?.lineNumber ?? 0}`
+  }
+  const self = new Map<string, number>()
+  const total = new Map<string, number>()
+  const deltas = profile.timeDeltas ?? []
+  let all = 0
+  ;(profile.samples ?? []).forEach((id, i) => {
+    const us = deltas[i] ?? 0
+    all += us
+    self.set(nameOf(id), (self.get(nameOf(id)) ?? 0) + us)
+    const stack = new Set<string>()
+    for (let at: number | undefined = id; at != null; at = parent.get(at)) stack.add(nameOf(at))
+    for (const name of stack) total.set(name, (total.get(name) ?? 0) + us)
+  })
+  const rows = (m: Map<string, number>): string[] =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 30)
+      .map(
+        ([name, us]) =>
+          `${fixed(us / 1000, 1).padStart(8)} ms  ${fixed((100 * us) / all, 1).padStart(5)} %  ${name}`
+      )
+  return [
+    `profile of peer ${PROFILE ?? 0} at ${size} peers: ${fixed(all / 1000, 0)} ms sampled; self time:`,
+    ...rows(self),
+    'total time:',
+    ...rows(total)
+  ].join('\n')
+}
+
 /** Grows one room through `sizes`, measuring at each; stops at the first size past the latency limit. */
 async function growRoom(env: Env, system: System, sizes: number[]): Promise<SizeResult[]> {
   const peers: Peer[] = []
@@ -316,6 +375,7 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
     for (const size of sizes) {
       const started = Date.now()
       const adds: number[] = []
+      const admitted = system.admissions?.length ?? 0
       try {
         while (peers.length < size) {
           env.progress(`${system.name}: room of ${size}, adding peer ${peers.length + 1}…`)
@@ -325,6 +385,8 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
         }
         env.progress(`${system.name}: room of ${size}, waiting for links…`)
         await until(async () => system.formed(peers), FORM_TIMEOUT_MS, `a room of ${size} forming`)
+        // the mesh moves as the room grows: let the last newcomer's dials finish before timing edits
+        await pause(SETTLE_MS)
         const warm = `warm-${size}`
         await peers[0]?.call('edit', warm)
         const reached = await Promise.all(peers.map(async (p) => p.call('waitKey', warm, FORM_TIMEOUT_MS)))
@@ -342,6 +404,9 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
         formed: true,
         formMs,
         ...(adds.length > 0 ? { addMs: summarize(adds) } : {}),
+        ...(adds.length > 0 && system.admissions != null
+          ? { admitMs: summarize(system.admissions.slice(admitted)) }
+          : {}),
         ...measured,
         links: links.reduce((a, b) => a + b, 0) / links.length
       })
@@ -538,7 +603,8 @@ export function renderSync(f: SyncFigures): string {
 
 function linkCell(r: SizeResult | undefined): string {
   if (r?.links == null) return '—'
-  const adds = r.addMs != null ? ` (a join: median ${fixed(r.addMs.median / 1000, 1)} s)` : ''
+  const admit = r.admitMs != null ? `, of which the invite exchange ${fixed(r.admitMs.median, 0)} ms` : ''
+  const adds = r.addMs != null ? ` (a new peer: median ${fixed(r.addMs.median / 1000, 1)} s${admit})` : ''
   return `${fixed(r.links, 1)} · ${fixed((r.formMs ?? Number.NaN) / 1000, 1)} s${adds}`
 }
 
