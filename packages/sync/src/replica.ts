@@ -391,27 +391,27 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     if (!this.init.mayWrite(frame.o)) {
       throw new SyncError('NOT_MEMBER', `an update by ${frame.o}, who may not write to the room`)
     }
-    if (frame.o === peer) {
-      // straight from its author, a member the transport authenticated: applied at once; its signature is what the
-      // next peers rely on, so it is checked before the update goes further
-      this.remember(this.seen, id, SEEN_LIMIT)
-      this.apply(state, frame.b)
-      this.lastSync = this.now()
-      this.safeDispatchEvent('status')
-      if (!(await this.init.verify(frame.o, input, frame.s))) {
-        throw new SyncError('BAD_SIGNATURE', `an update whose signature by ${frame.o} does not verify`)
-      }
-      if (!this.destroyed) this.forward(peer, frame)
-      return
-    }
-    if (!(await this.init.verify(frame.o, input, frame.s))) {
-      throw new SyncError('BAD_SIGNATURE', `an update whose signature by ${frame.o} does not verify`)
-    }
-    if (this.seen.has(id) || this.destroyed) return
     this.remember(this.seen, id, SEEN_LIMIT)
-    this.apply(state, frame.b)
-    this.lastSync = this.now()
+    // passed on before its signature is checked here: every peer checks it before applying, so a forgery goes
+    // nowhere, and the check stays off the path an edit takes through the mesh
     this.forward(peer, frame)
+    const direct = frame.o === peer
+    // straight from its author, a member the transport authenticated, it is applied at once
+    if (direct) this.applyUpdate(state, frame.b)
+    if (!(await this.init.verify(frame.o, input, frame.s))) {
+      // a forged copy must not shadow the real update: forget its id
+      this.seen.delete(id)
+      throw new SyncError(
+        'BAD_SIGNATURE',
+        `an update whose signature by ${frame.o} does not verify${direct ? '' : ` (forwarded by ${peer})`}`
+      )
+    }
+    if (!direct && !this.destroyed) this.applyUpdate(state, frame.b)
+  }
+
+  private applyUpdate(state: DocState, update: Uint8Array): void {
+    this.apply(state, update)
+    this.lastSync = this.now()
     this.safeDispatchEvent('status')
   }
 

@@ -515,7 +515,18 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       throw new SyncError('MALFORMED', 'a message that does not open under the room key', { cause: err })
     }
     const frame = decodeFrame(plaintext)
-    await this.replica(room).receive(link.remote.toString(), frame)
+    try {
+      await this.replica(room).receive(link.remote.toString(), frame)
+    } catch (err: unknown) {
+      // a forwarder passes updates on before checking them, so a forgery it relayed is not its fault: reported,
+      // without a strike against the link
+      const forwarded = frame.t === 'u' && frame.o !== link.remote.toString()
+      if (!(err instanceof SyncError && err.code === 'BAD_SIGNATURE' && forwarded)) throw err
+      this.safeDispatchEvent('rejected', {
+        detail: { room: room.id, peer: link.remote.toString(), error: err }
+      })
+      return
+    }
     if (frame.t === 'u' || frame.t === 's2') this.lastActivity = Date.now()
   }
 

@@ -170,7 +170,7 @@ describe('sync messages', () => {
     ).rejects.toMatchObject({ code: 'DOC_LIMIT' })
   })
 
-  it('applies an update straight from its author at once, and does not forward it when its signature fails', async () => {
+  it('applies an update straight from its author at once, and refuses its bad signature', async () => {
     const r = new Replica({
       room: 'r',
       self: 'me',
@@ -178,9 +178,6 @@ describe('sync messages', () => {
       verify: () => false,
       mayWrite: () => true
     })
-    const forwarded: Frame[] = []
-    r.attach({ peer: 'author', send: () => undefined })
-    r.attach({ peer: 'other', send: (f) => forwarded.push(f) })
     const source = new Y.Doc()
     source.getText('t').insert(0, 'direct')
     const b = Y.encodeStateAsUpdate(source)
@@ -188,7 +185,30 @@ describe('sync messages', () => {
       r.receive('author', { t: 'u', d: 'notes', o: 'author', s: new Uint8Array(64), b })
     ).rejects.toMatchObject({ code: 'BAD_SIGNATURE' })
     expect(r.doc('notes').getText('t').toJSON()).toBe('direct')
-    expect(forwarded.filter((f) => f.t === 'u')).toEqual([])
+  })
+
+  it('passes a forwarded update on before checking it, applies it only if it verifies, and lets a forgery not shadow the real one', async () => {
+    const r = new Replica({
+      room: 'r',
+      self: 'me',
+      sign: () => new Uint8Array(64),
+      verify: (_o, _m, s) => s[0] === 1,
+      mayWrite: () => true
+    })
+    const forwarded: Frame[] = []
+    r.attach({ peer: 'forwarder', send: () => undefined })
+    r.attach({ peer: 'next', send: (f) => forwarded.push(f) })
+    const source = new Y.Doc()
+    source.getText('t').insert(0, 'real')
+    const b = Y.encodeStateAsUpdate(source)
+    const forged = { t: 'u', d: 'notes', o: 'author', s: new Uint8Array(64), b } as const
+    await expect(r.receive('forwarder', forged)).rejects.toMatchObject({ code: 'BAD_SIGNATURE' })
+    expect(r.doc('notes').getText('t').toJSON()).toBe('')
+    const signature = new Uint8Array(64)
+    signature[0] = 1
+    await r.receive('forwarder', { ...forged, s: signature })
+    expect(r.doc('notes').getText('t').toJSON()).toBe('real')
+    expect(forwarded.filter((f) => f.t === 'u')).toHaveLength(2)
   })
 
   it("counts only this device's changes as unconfirmed, until a peer's state vector covers them", async () => {
