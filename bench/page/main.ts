@@ -38,14 +38,15 @@ function need(): KithPeer {
   return peer
 }
 
-async function start(relays: string[]): Promise<string> {
+async function start(relays: string[], options: { livenessIntervalMs?: number } = {}): Promise<string> {
   identity = await createIdentity({ deviceName: 'bench' })
   relayList = relays
   peer = await createKithPeer({
     appId: 'bench',
     relays,
     allowPrivateAddresses: true,
-    privateKey: identity.device
+    privateKey: identity.device,
+    ...options
   })
   rooms = new Rooms({ peer, identity, relays: () => relayList })
   await rooms.start()

@@ -29,6 +29,9 @@ const YW_JOIN_LIMIT_MS = 15_000
 const KITH_JOIN_LIMIT_MS = 30_000
 const FORM_TIMEOUT_MS = 60_000
 const LATENCY_LIMIT_MS = 1_000
+/** `BENCH_LIVENESS_MS`: the Kith pages' liveness ping interval (default: @kith/peer's), to measure its cost. */
+const LIVENESS =
+  process.env.BENCH_LIVENESS_MS != null ? { livenessIntervalMs: Number(process.env.BENCH_LIVENESS_MS) } : {}
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5_000)
 const SYNC_PROTOCOL = '/kith/bench/sync/1.0.0'
 /** `BENCH_PROFILE=<i>`: a CPU profile of peer i while the edits run, summarised by self time (with BENCH_MINIFY=0). */
@@ -204,7 +207,7 @@ function kithSystem(): System & { room(): string } {
   let room = ''
   const start = async (env: Env): Promise<Peer> => {
     const peer = await openPeer(env)
-    await peer.call('start', env.relays)
+    await peer.call('start', env.relays, LIVENESS)
     await peer.call('kithStart')
     return peer
   }
@@ -430,7 +433,7 @@ async function kithJoins(env: Env, bytes: number): Promise<JoinResult> {
       env.progress(`Kith: join → synced, ${bytes} bytes, round ${round + 1}/${JOIN_ROUNDS}…`)
       const peer = await openPeer(env)
       try {
-        await peer.call('start', env.relays)
+        await peer.call('start', env.relays, LIVENESS)
         await peer.call('kithStart')
         const { link, pin } = (await host.call('kithInvite', system.room())) as { link: string; pin: string }
         const joined = (await peer.call('kithJoin', link, pin)) as { started: number; member: number }

@@ -372,7 +372,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       if (answer.v !== SYNC_VERSION) throw new SyncError('MALFORMED', 'the peer speaks another sync version')
       this.opening.delete(key)
       this.attempts.delete(key)
-      this.run(room, connection.remotePeer, stream, lp, true)
+      this.run(room, { remote: connection.remotePeer, stream, lp, opened: true })
     } catch (err: unknown) {
       this.opening.delete(key)
       const error =
@@ -408,7 +408,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       if (hello.v !== SYNC_VERSION) return refuse('MALFORMED')
       await lp.write(encode({ v: SYNC_VERSION }), { signal })
       this.replica(room)
-      this.run(room, remote, stream, lp, false)
+      this.run(room, { remote, stream, lp, opened: false })
     })().catch((err: unknown) => {
       stream.abort(err as Error)
     })
@@ -417,10 +417,12 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
   /** Runs a link: a writer that seals queued frames in order, and a reader that opens, checks and applies. */
   private run(
     room: Room,
-    remote: PeerId,
-    stream: Stream,
-    lp: LengthPrefixedStream<Stream>,
-    opened: boolean
+    {
+      remote,
+      stream,
+      lp,
+      opened
+    }: { remote: PeerId; stream: Stream; lp: LengthPrefixedStream<Stream>; opened: boolean }
   ): void {
     const replica = this.replica(room)
     // both ends opened at once (rare: see LINK_GRACE_MS): the newer link replaces the older on each side
