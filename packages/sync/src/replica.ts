@@ -31,6 +31,12 @@ export interface ReplicaInit {
   verify(origin: string, message: Uint8Array, signature: Uint8Array): Promise<boolean> | boolean
   /** Whether device `origin` may write to the room now (a member device in the current epoch). */
   mayWrite(origin: string): boolean
+  /**
+   * Whether `peer` gets what `origin` sends straight from `origin` (they are linked), so forwarding `origin`'s
+   * updates to it would only send a duplicate. A wrong `true` delays the update at `peer` to the next anti-entropy
+   * round; by default every update is forwarded on every other link.
+   */
+  linked?(origin: string, peer: string): boolean
   /** Loads a document from local storage before it syncs; its updates are stored by the same binding. */
   load?(name: string, doc: Y.Doc): Promise<void>
   /** At most this many documents per room (default 64). */
@@ -415,8 +421,13 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     this.safeDispatchEvent('status')
   }
 
-  private forward(from: string, frame: Frame): void {
-    for (const link of this.links.values()) if (link.peer !== from) link.send(frame)
+  private forward(from: string, frame: Frame & { o: string }): void {
+    for (const link of this.links.values()) {
+      // not back to where it came from or to its author, nor to a peer the author sends to itself
+      if (link.peer === from || link.peer === frame.o || this.init.linked?.(frame.o, link.peer) === true)
+        continue
+      link.send(frame)
+    }
   }
 
   private apply(state: DocState, update: Uint8Array): void {

@@ -1,6 +1,6 @@
 import { decode, encode, read } from '@kith/identity'
 import { protocolId } from '@kith/peer'
-import { dataKey, openData, sealData, sealedEpoch } from '@kith/trust'
+import { dataKey, meshNeighbours, openData, sealData, sealedEpoch } from '@kith/trust'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { TypedEventEmitter } from 'main-event'
@@ -29,6 +29,9 @@ const SILENT_ROUNDS = 3
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024
 /** Refused messages on one link before it is dropped. */
 const MAX_STRIKES = 3
+/** Neighbour attestations younger than this count as a link still up (members attest every 10 s by default). */
+const ATTESTED_FRESH_MS = 25_000
+const LINKS_SEEN_MS = 1_000
 /** How long the higher peer id of two mesh neighbours waits for the lower one to open their link. */
 const LINK_GRACE_MS = 2_000
 
@@ -109,6 +112,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
   /** Failed attempts to open each link, for the retry backoff. */
   private readonly attempts = new Map<string, number>()
   private readonly publicKeys = new Map<string, PublicKey>()
+  /** Pairs of devices linked to each other, by room, from the members' attestations (rebuilt every second). */
+  private readonly linksSeen = new Map<string, { at: number; pairs: Set<string> }>()
   private readonly sign: (message: Uint8Array) => Promise<Uint8Array>
   private readonly verifyWith = ed25519Verifier()
   /** A frame sent on several links is sealed once: the sealed bytes, by the epoch they were sealed under. */
@@ -182,6 +187,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       sign: async (message) => this.sign(message),
       verify: async (origin, message, signature) => this.verify(origin, message, signature),
       mayWrite: (origin) => this.mayWrite(id, origin),
+      linked: (origin, peer) => this.linked(id, origin, peer),
       load: async (name, doc) => this.load(id, name, doc),
       maxDocs: this.init.maxDocs,
       maxDocBytes: this.init.maxDocBytes,
@@ -286,6 +292,42 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     } catch {
       return false
     }
+  }
+
+  /**
+   * Whether `origin` and `peer` are linked in `room`: mesh neighbours that both attested their connection lately.
+   * Forwarding `origin`'s updates to `peer` would then only duplicate what `origin` sent it.
+   */
+  private linked(room: string, origin: string, peer: string): boolean {
+    let known = this.linksSeen.get(room)
+    const now = Date.now()
+    if (known == null || now - known.at > LINKS_SEEN_MS) {
+      known = { at: now, pairs: this.attestedLinks(room, now) }
+      this.linksSeen.set(room, known)
+    }
+    return known.pairs.has(`${origin}\n${peer}`)
+  }
+
+  private attestedLinks(id: string, now: number): Set<string> {
+    const pairs = new Set<string>()
+    const room = this.init.rooms.get(id)
+    if (room == null) return pairs
+    const reported = new Set<string>()
+    for (const attestation of this.init.rooms.attested(room)) {
+      if (now - attestation.at > ATTESTED_FRESH_MS) continue
+      const from = attestation.deviceId.toString()
+      for (const to of attestation.peers) reported.add(`${from}\n${to}`)
+    }
+    const devices = room.state.members.flatMap((m) => m.devices.map((d) => d.deviceId.toString()))
+    const degree = this.init.rooms.meshDegree
+    for (const device of devices) {
+      for (const neighbour of meshNeighbours(id, device, devices, { degree })) {
+        if (reported.has(`${device}\n${neighbour}`) && reported.has(`${neighbour}\n${device}`)) {
+          pairs.add(`${device}\n${neighbour}`)
+        }
+      }
+    }
+    return pairs
   }
 
   private async verify(origin: string, message: Uint8Array, signature: Uint8Array): Promise<boolean> {

@@ -230,4 +230,31 @@ describe('sync messages', () => {
     await r.receive('peer', { t: 'sv', d: 'notes', v: Y.encodeStateVector(r.doc('notes')), q: 0 })
     expect(r.unconfirmed()).toBe(0)
   })
+
+  it('forwards an update neither back to its author nor to peers its author is linked to', async () => {
+    const r = new Replica({
+      room: 'r',
+      self: 'me',
+      sign: () => new Uint8Array(64),
+      verify: () => true,
+      mayWrite: () => true,
+      linked: (origin, peer) => origin === 'author' && peer === 'linked'
+    })
+    const got = new Map<string, Frame[]>()
+    for (const peer of ['author', 'linked', 'far', 'via']) {
+      got.set(peer, [])
+      r.attach({ peer, send: (f) => got.get(peer)?.push(f) })
+    }
+    const source = new Y.Doc()
+    source.getText('t').insert(0, 'x')
+    await r.receive('via', {
+      t: 'u',
+      d: 'notes',
+      o: 'author',
+      s: new Uint8Array(64),
+      b: Y.encodeStateAsUpdate(source)
+    })
+    const updates = (peer: string): number => got.get(peer)?.filter((f) => f.t === 'u').length ?? 0
+    expect([updates('author'), updates('linked'), updates('via'), updates('far')]).toEqual([0, 0, 0, 1])
+  })
 })

@@ -30,12 +30,15 @@ interface InFlight {
 
 /**
  * A simulated network of replicas: every message is encoded, delayed, maybe dropped, duplicated or reordered, and
- * decoded at the other end; partitions cut links both ways. Time moves only when `step` is called.
+ * decoded at the other end; partitions cut links both ways. Replicas skip forwarding to peers linked to an update's
+ * author, and are told two peers are linked even while a partition cuts them. Time moves only when `step` is called.
  */
 export class SimNet {
   readonly replicas = new Map<string, Replica>()
   private readonly queue: InFlight[] = []
   private readonly cut = new Set<string>()
+  /** Pairs ever connected: what replicas are told is linked, and stale on purpose while a partition cuts them. */
+  private readonly pairs = new Set<string>()
   private time = 0
   faults: Faults = { drop: 0, duplicate: 0, jitter: 0 }
   delivered = 0
@@ -50,6 +53,7 @@ export class SimNet {
       sign: () => new Uint8Array(64),
       verify: () => true,
       mayWrite: () => true,
+      linked: (origin, peer) => this.pairs.has(this.key(origin, peer)),
       now: () => this.time
     })
     replica.addEventListener('rejected', () => this.rejected++)
@@ -64,6 +68,7 @@ export class SimNet {
   connect(a: string, b: string): void {
     const ra = this.replicas.get(a) as Replica
     const rb = this.replicas.get(b) as Replica
+    this.pairs.add(this.key(a, b))
     ra.attach(this.link(a, b))
     rb.attach(this.link(b, a))
   }

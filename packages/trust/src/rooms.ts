@@ -396,6 +396,11 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     }
   }
 
+  /** The mesh's degree (see `RoomsInit.meshDegree`). */
+  get meshDegree(): number {
+    return this.init.meshDegree ?? DEFAULT_MESH_DEGREE
+  }
+
   /**
    * The member devices this device and they agree to keep links with in `room`: those it dials (`meshOf`) and those
    * whose own rule dials it. Sync links follow these.
