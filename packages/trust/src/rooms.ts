@@ -159,6 +159,8 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   readonly identity: Identity
   private readonly rooms = new Map<string, Room>()
   private readonly attestations = new Map<string, Map<string, Attestation>>()
+  /** What each peer was last sent of each device's attestation, by room and peer: the device's `at`. */
+  private readonly attestationsSent = new Map<string, Map<string, number>>()
   /** Attestations already checked (by hash of their bytes): every sync carries all of them, most unchanged. */
   private readonly checkedAttestations = new Set<string>()
   private readonly init: RoomsInit
@@ -169,6 +171,10 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   private meshPaused = false
   private started = false
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {
+    // a peer that reconnects may have restarted without what it was sent: it gets every attestation again
+    const peer = event.detail.toString()
+    for (const key of this.attestationsSent.keys())
+      if (key.endsWith(`\n${peer}`)) this.attestationsSent.delete(key)
     for (const room of this.rooms.values()) {
       if (room.isMemberDevice(event.detail)) void this.syncWith(room, event.detail)
     }
@@ -306,6 +312,8 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   async forget(id: string): Promise<void> {
     this.rooms.delete(id)
     this.attestations.delete(id)
+    for (const key of this.attestationsSent.keys())
+      if (key.startsWith(`${id}\n`)) this.attestationsSent.delete(key)
     this.changed(undefined)
     await this.save()
   }
@@ -539,7 +547,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       stream = await this.peer.dialProtocol(peer, ROOM_PROTOCOL, { signal })
       const channel = channelFromStream(stream, signal, MAX_ROOM_MESSAGE_BYTES)
       await channel.write(
-        encode({ t: 'sync', room: room.id, have: room.hashes(), nb: this.attested(room).map((a) => a.bytes) })
+        encode({ t: 'sync', room: room.id, have: room.hashes(), nb: this.attestationsFor(room, peer) })
       )
       const reply = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'sync reply')
       if (reply.t !== 'sync') throw new RoomError('NOT_MEMBER', `the peer refused: ${String(reply.code)}`)
@@ -550,6 +558,25 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     } catch (err: unknown) {
       stream?.abort(err as Error)
     }
+  }
+
+  /**
+   * The attestations to send `peer` in a sync: those newer than what it was last sent. Every sync carried all of
+   * them before, which in a room of 16 browsers was most of the bytes on the wire. A message that was lost leaves
+   * `peer` without some until their devices attest again (every `attestIntervalMs`).
+   */
+  private attestationsFor(room: Room, peer: PeerId): Uint8Array[] {
+    const key = `${room.id}\n${peer.toString()}`
+    const sent = this.attestationsSent.get(key) ?? new Map<string, number>()
+    this.attestationsSent.set(key, sent)
+    const out: Uint8Array[] = []
+    for (const attestation of this.attested(room)) {
+      const device = attestation.deviceId.toString()
+      if (device === peer.toString() || (sent.get(device) ?? -1) >= attestation.at) continue
+      sent.set(device, attestation.at)
+      out.push(attestation.bytes)
+    }
+    return out
   }
 
   private absorb(room: Room, message: Record<string, unknown>): void {
@@ -594,7 +621,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
           t: 'sync',
           have: room.hashes(),
           entries: room.missing(theirs),
-          nb: this.attested(room).map((a) => a.bytes)
+          nb: this.attestationsFor(room, connection.remotePeer)
         })
       )
       const rest = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'entries')
