@@ -38,7 +38,10 @@ function need(): KithPeer {
   return peer
 }
 
-async function start(relays: string[], options: { livenessIntervalMs?: number } = {}): Promise<string> {
+async function start(
+  relays: string[],
+  options: { livenessIntervalMs?: number; livenessTimeoutMs?: number } = {}
+): Promise<string> {
   identity = await createIdentity({ deviceName: 'bench' })
   relayList = relays
   peer = await createKithPeer({

@@ -29,6 +29,8 @@ interface Probe {
 
 let probe: Probe | undefined
 let sync: Sync | undefined
+/** Connections this page opened and closed since its Kith peer started (churn shows a mesh under strain). */
+const churn = { opened: 0, closed: 0 }
 let provider: WebrtcProvider | undefined
 
 function watch(doc: Y.Doc): Probe {
@@ -124,6 +126,8 @@ export function kithSync(parts: () => KithParts) {
   return {
     async kithStart(): Promise<void> {
       const { peer, rooms, identity } = parts()
+      peer.addEventListener('connection:open', () => churn.opened++)
+      peer.addEventListener('connection:close', () => churn.closed++)
       sync = new Sync({ peer, rooms, identity, appId: 'bench' })
       await sync.start()
     },
@@ -146,14 +150,21 @@ export function kithSync(parts: () => KithParts) {
       return { room: room.id, started, member }
     },
     /** Sync links this page holds in `id`, and how many members the room has. */
-    kithLinks(id: string): { links: number; members: number; connections: number } {
+    kithLinks(id: string): {
+      links: number
+      members: number
+      connections: number
+      opened: number
+      closed: number
+    } {
       const room = needRoom(id)
       return {
         links: needSync().status(room).peers.length,
         members: room.otherDevices().length + 1,
         connections: parts()
           .peer.getConnections()
-          .filter((c) => c.limits == null).length
+          .filter((c) => c.limits == null).length,
+        ...churn
       }
     }
   }

@@ -29,9 +29,15 @@ const YW_JOIN_LIMIT_MS = 15_000
 const KITH_JOIN_LIMIT_MS = 30_000
 const FORM_TIMEOUT_MS = 60_000
 const LATENCY_LIMIT_MS = 1_000
-/** `BENCH_LIVENESS_MS`: the Kith pages' liveness ping interval (default: @kith/peer's), to measure its cost. */
-const LIVENESS =
-  process.env.BENCH_LIVENESS_MS != null ? { livenessIntervalMs: Number(process.env.BENCH_LIVENESS_MS) } : {}
+/** `BENCH_LIVENESS_MS`, `BENCH_LIVENESS_TIMEOUT_MS`: the Kith pages' liveness pings (default: @kith/peer's). */
+const LIVENESS = {
+  ...(process.env.BENCH_LIVENESS_MS != null
+    ? { livenessIntervalMs: Number(process.env.BENCH_LIVENESS_MS) }
+    : {}),
+  ...(process.env.BENCH_LIVENESS_TIMEOUT_MS != null
+    ? { livenessTimeoutMs: Number(process.env.BENCH_LIVENESS_TIMEOUT_MS) }
+    : {})
+}
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5_000)
 const SYNC_PROTOCOL = '/kith/bench/sync/1.0.0'
 /** `BENCH_PROFILE=<i>`: a CPU profile of peer i while the edits run, summarised by self time (with BENCH_MINIFY=0). */
@@ -53,6 +59,8 @@ export interface SizeResult {
   addMs?: Summary
   /** Kith: each admission at this size, from opening the invite link to membership. */
   admitMs?: Summary
+  /** Kith: connections opened and closed in the whole room while the edits ran. */
+  churn?: { opened: number; closed: number }
   latency?: Summary
   /** Edits some peer did not receive within the wait. */
   lost?: number
@@ -201,6 +209,8 @@ interface System {
   formed(peers: Peer[]): Promise<boolean>
   /** Kith: how long each admission took, from the invite link to membership (the page's start not included). */
   admissions?: number[]
+  /** Kith: connections opened and closed so far, summed over `peers`. */
+  churn?(peers: Peer[]): Promise<{ opened: number; closed: number }>
 }
 
 function kithSystem(): System & { room(): string } {
@@ -239,6 +249,15 @@ function kithSystem(): System & { room(): string } {
     },
     async links(peer) {
       return ((await peer.call('kithLinks', room)) as { links: number }).links
+    },
+    async churn(peers) {
+      const total = { opened: 0, closed: 0 }
+      for (const peer of peers) {
+        const c = (await peer.call('kithLinks', room)) as { opened: number; closed: number }
+        total.opened += c.opened
+        total.closed += c.closed
+      }
+      return total
     },
     async formed(peers) {
       for (const peer of peers) {
@@ -400,7 +419,9 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
       }
       const formMs = Date.now() - started
       env.progress(`${system.name}: room of ${size}, ${EDITS} edits…`)
+      const churnBefore = await system.churn?.(peers)
       const measured = await measureEdits(peers, size)
+      const churnAfter = await system.churn?.(peers)
       const links = await Promise.all(peers.map(async (p) => system.links(p)))
       results.push({
         peers: size,
@@ -411,7 +432,15 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
           ? { admitMs: summarize(system.admissions.slice(admitted)) }
           : {}),
         ...measured,
-        links: links.reduce((a, b) => a + b, 0) / links.length
+        links: links.reduce((a, b) => a + b, 0) / links.length,
+        ...(churnBefore != null && churnAfter != null
+          ? {
+              churn: {
+                opened: churnAfter.opened - churnBefore.opened,
+                closed: churnAfter.closed - churnBefore.closed
+              }
+            }
+          : {})
       })
       if ((measured.latency?.median ?? Infinity) > LATENCY_LIMIT_MS || (measured.lost ?? 0) > EDITS / 2) break
     }
@@ -608,7 +637,9 @@ function linkCell(r: SizeResult | undefined): string {
   if (r?.links == null) return '—'
   const admit = r.admitMs != null ? `, of which the invite exchange ${fixed(r.admitMs.median, 0)} ms` : ''
   const adds = r.addMs != null ? ` (a new peer: median ${fixed(r.addMs.median / 1000, 1)} s${admit})` : ''
-  return `${fixed(r.links, 1)} · ${fixed((r.formMs ?? Number.NaN) / 1000, 1)} s${adds}`
+  const churn =
+    r.churn != null ? `; during the edits ${r.churn.opened} connections opened, ${r.churn.closed} closed` : ''
+  return `${fixed(r.links, 1)} · ${fixed((r.formMs ?? Number.NaN) / 1000, 1)} s${adds}${churn}`
 }
 
 function label(bytes: number): string {

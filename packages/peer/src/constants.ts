@@ -16,8 +16,12 @@ export const DEFAULT_APP_ID = 'kith'
  */
 export const DEFAULT_LIVENESS_INTERVAL_MS = 10_000
 
-/** A ping slower than this counts as a failure and the connection is closed. */
+/**
+ * A ping slower than this counts as a failure and the connection is closed. While recent pings are slow (a busy
+ * machine), the timeout grows with their round trips, up to `LIVENESS_TIMEOUT_STRETCH` times this.
+ */
 export const DEFAULT_LIVENESS_TIMEOUT_MS = 3_000
+export const LIVENESS_TIMEOUT_STRETCH = 5
 
 /** First wait before redialling a relay that dropped; doubles up to the maximum. */
 export const DEFAULT_RELAY_RETRY_MIN_MS = 500

@@ -120,7 +120,10 @@ export interface KithPeerInit<S extends ServiceMap = Record<string, unknown>> {
    * data channel), so a shorter interval notices sooner and costs every connection more. @default 10_000
    */
   livenessIntervalMs?: number
-  /** A ping that takes longer closes the connection. @default 3_000 */
+  /**
+   * A ping that takes longer closes the connection. While recent pings are slow, the timeout follows their round
+   * trips, up to five times this. @default 3_000
+   */
   livenessTimeoutMs?: number
 
   /** WebRTC attempts per dial before it fails with `DialFailedError`. @default 4 */
