@@ -414,26 +414,23 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
    * whose own rule dials it. Sync links follow these.
    */
   meshNeighboursOf(room: Room): PeerId[] {
-    const devices = room.otherDevices()
-    const byId = new Map(devices.map((d) => [d.toString(), d]))
-    const now = Date.now()
-    const neighbours = meshNeighbours(room.id, this.peer.peerId.toString(), [...byId.keys()], {
-      degree: this.init.meshDegree ?? DEFAULT_MESH_DEGREE,
-      unreachable: (d) => now - (this.unreachable.get(d) ?? -Infinity) < UNREACHABLE_MS
-    })
-    return neighbours.map((t) => byId.get(t) as PeerId)
+    return this.meshBy(meshNeighbours, room)
   }
 
   /** The member devices this device dials in `room` (see `meshDegree`). */
   meshOf(room: Room): PeerId[] {
-    const devices = room.otherDevices()
-    const byId = new Map(devices.map((d) => [d.toString(), d]))
+    return this.meshBy(meshTargets, room)
+  }
+
+  /** `rule` applied to `room`'s other devices, skipping those whose dial failed lately. */
+  private meshBy(rule: typeof meshTargets, room: Room): PeerId[] {
+    const byId = new Map(room.otherDevices().map((d) => [d.toString(), d]))
     const now = Date.now()
-    const targets = meshTargets(room.id, this.peer.peerId.toString(), [...byId.keys()], {
-      degree: this.init.meshDegree ?? DEFAULT_MESH_DEGREE,
+    const chosen = rule(room.id, this.peer.peerId.toString(), [...byId.keys()], {
+      degree: this.meshDegree,
       unreachable: (d) => now - (this.unreachable.get(d) ?? -Infinity) < UNREACHABLE_MS
     })
-    return targets.map((t) => byId.get(t) as PeerId)
+    return chosen.map((t) => byId.get(t) as PeerId)
   }
 
   private connectMembers(room: Room): void {
