@@ -11,8 +11,8 @@ export const DEFAULT_APP_ID = 'kith'
 
 /**
  * How often every open connection is pinged to notice a peer that went away. Each ping opens a stream, which on
- * WebRTC is a data channel with its own open, negotiation and close messages: at 2 s, in a room of 8 browsers,
- * pings were 34.5 of the 74.8 data-channel messages per edit, and edit latency's p95 was 782 ms (44.5 ms at 10 s).
+ * WebRTC is a data channel with its own open, negotiation and close messages: in a room of 8 browsers, 2 s pings
+ * made 9.3 n data-channel messages per edit in all and an edit latency p95 of 136 ms; 10 s, 5.7 n and 74 ms.
  */
 export const DEFAULT_LIVENESS_INTERVAL_MS = 10_000
 
