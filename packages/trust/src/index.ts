@@ -133,4 +133,4 @@ export {
   meshNeighbours,
   MESH_PRUNE_AFTER_MS
 } from './rooms.ts'
-export type { RoomsEvents, RoomsInit } from './rooms.ts'
+export type { MeshOptions, RoomsEvents, RoomsInit } from './rooms.ts'

@@ -100,16 +100,18 @@ function ringTargets(
   return [...targets]
 }
 
+export interface MeshOptions {
+  /** Links per device past which the mesh is partial (`RoomsInit.meshDegree`). */
+  degree: number
+  /** Devices to skip when choosing whom to dial. @default none */
+  unreachable?: (device: string) => boolean
+}
+
 /**
  * The member devices `me` dials in a room of `devices` (including `me`): all of them up to `degree` others, else
  * a successor and chords on a ring ordered by SHA-256(room ‖ device), skipping devices that were just unreachable.
  */
-export function meshTargets(
-  room: string,
-  me: string,
-  devices: string[],
-  options: { degree: number; unreachable?: (device: string) => boolean }
-): string[] {
+export function meshTargets(room: string, me: string, devices: string[], options: MeshOptions): string[] {
   const others = devices.filter((d) => d !== me)
   if (others.length <= options.degree) return others
   return ringTargets(
@@ -125,12 +127,7 @@ export function meshTargets(
  * computes it), so two devices agree on whether they are neighbours. A device skipped as unreachable by `me`
  * only changes whom `me` dials.
  */
-export function meshNeighbours(
-  room: string,
-  me: string,
-  devices: string[],
-  options: { degree: number; unreachable?: (device: string) => boolean }
-): string[] {
+export function meshNeighbours(room: string, me: string, devices: string[], options: MeshOptions): string[] {
   const others = devices.filter((d) => d !== me)
   if (others.length <= options.degree) return others
   const ring = meshRing(room, [...others, me])
