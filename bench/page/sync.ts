@@ -7,6 +7,7 @@ import * as Y from 'yjs'
 import type { Identity } from '@kith/identity'
 import type { KithPeer } from '@kith/peer'
 import type { Room, Rooms } from '@kith/trust'
+import type { PeerId } from '@libp2p/interface'
 
 /** What main.ts started in this page: the peer, its identity and its rooms. */
 export interface KithParts {
@@ -29,8 +30,14 @@ interface Probe {
 
 let probe: Probe | undefined
 let sync: Sync | undefined
-/** Connections this page opened and closed since its Kith peer started (churn shows a mesh under strain). */
-const churn = { opened: 0, closed: 0 }
+/**
+ * Direct connections this page opened and closed since its Kith peer started (churn shows a mesh under strain), and how
+ * many of them were to the device's mesh neighbours in the probed room at that moment (the others are expected:
+ * invite exchanges, and their pruning once idle).
+ */
+const churn = { opened: 0, closed: 0, neighbourOpened: 0, neighbourClosed: 0 }
+/** The Kith room being probed. */
+let probedRoom: Room | undefined
 let provider: WebrtcProvider | undefined
 
 function watch(doc: Y.Doc): Probe {
@@ -126,14 +133,26 @@ export function kithSync(parts: () => KithParts) {
   return {
     async kithStart(): Promise<void> {
       const { peer, rooms, identity } = parts()
-      peer.addEventListener('connection:open', () => churn.opened++)
-      peer.addEventListener('connection:close', () => churn.closed++)
+      const neighbour = (remote: PeerId): boolean =>
+        probedRoom != null && rooms.meshNeighboursOf(probedRoom).some((id) => id.equals(remote))
+      peer.addEventListener('connection:open', (event) => {
+        // relayed circuits only carry WebRTC signalling and are closed once the direct connection is up
+        if (event.detail.limits != null) return
+        churn.opened++
+        if (neighbour(event.detail.remotePeer)) churn.neighbourOpened++
+      })
+      peer.addEventListener('connection:close', (event) => {
+        if (event.detail.limits != null) return
+        churn.closed++
+        if (neighbour(event.detail.remotePeer)) churn.neighbourClosed++
+      })
       sync = new Sync({ peer, rooms, identity, appId: 'bench' })
       await sync.start()
     },
     /** A new room with this page as founder; its document is probed. */
     async kithCreate(): Promise<string> {
       const room = await parts().rooms.create('sync bench')
+      probedRoom = room
       watch(await needSync().doc(room, DOC))
       return room.id
     },
@@ -146,6 +165,7 @@ export function kithSync(parts: () => KithParts) {
       const started = now()
       const room = await parts().rooms.join(link, pin)
       const member = now()
+      probedRoom = room
       watch(await needSync().doc(room, DOC))
       return { room: room.id, started, member }
     },
@@ -156,6 +176,8 @@ export function kithSync(parts: () => KithParts) {
       connections: number
       opened: number
       closed: number
+      neighbourOpened: number
+      neighbourClosed: number
     } {
       const room = needRoom(id)
       return {

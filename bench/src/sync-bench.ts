@@ -43,6 +43,14 @@ const SYNC_PROTOCOL = '/kith/bench/sync/1.0.0'
 /** `BENCH_PROFILE=<i>`: a CPU profile of peer i while the edits run, summarised by self time (with BENCH_MINIFY=0). */
 const PROFILE = process.env.BENCH_PROFILE != null ? Number(process.env.BENCH_PROFILE) : undefined
 
+/** Direct connections opened and closed, and how many of them were to mesh neighbours in the probed room. */
+export interface Churn {
+  opened: number
+  closed: number
+  neighbourOpened: number
+  neighbourClosed: number
+}
+
 export interface WireCount {
   messages: number
   bytes: number
@@ -60,7 +68,7 @@ export interface SizeResult {
   /** Kith: each admission at this size, from opening the invite link to membership. */
   admitMs?: Summary
   /** Kith: connections opened and closed in the whole room while the edits ran. */
-  churn?: { opened: number; closed: number }
+  churn?: Churn
   latency?: Summary
   /** Edits some peer did not receive within the wait. */
   lost?: number
@@ -210,7 +218,7 @@ interface System {
   /** Kith: how long each admission took, from the invite link to membership (the page's start not included). */
   admissions?: number[]
   /** Kith: connections opened and closed so far, summed over `peers`. */
-  churn?(peers: Peer[]): Promise<{ opened: number; closed: number }>
+  churn?(peers: Peer[]): Promise<Churn>
 }
 
 function kithSystem(): System & { room(): string } {
@@ -251,11 +259,10 @@ function kithSystem(): System & { room(): string } {
       return ((await peer.call('kithLinks', room)) as { links: number }).links
     },
     async churn(peers) {
-      const total = { opened: 0, closed: 0 }
+      const total: Churn = { opened: 0, closed: 0, neighbourOpened: 0, neighbourClosed: 0 }
       for (const peer of peers) {
-        const c = (await peer.call('kithLinks', room)) as { opened: number; closed: number }
-        total.opened += c.opened
-        total.closed += c.closed
+        const c = (await peer.call('kithLinks', room)) as Churn
+        for (const key of Object.keys(total) as Array<keyof Churn>) total[key] += c[key]
       }
       return total
     },
@@ -437,7 +444,9 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
           ? {
               churn: {
                 opened: churnAfter.opened - churnBefore.opened,
-                closed: churnAfter.closed - churnBefore.closed
+                closed: churnAfter.closed - churnBefore.closed,
+                neighbourOpened: churnAfter.neighbourOpened - churnBefore.neighbourOpened,
+                neighbourClosed: churnAfter.neighbourClosed - churnBefore.neighbourClosed
               }
             }
           : {})
@@ -638,7 +647,10 @@ function linkCell(r: SizeResult | undefined): string {
   const admit = r.admitMs != null ? `, of which the invite exchange ${fixed(r.admitMs.median, 0)} ms` : ''
   const adds = r.addMs != null ? ` (a new peer: median ${fixed(r.addMs.median / 1000, 1)} s${admit})` : ''
   const churn =
-    r.churn != null ? `; during the edits ${r.churn.opened} connections opened, ${r.churn.closed} closed` : ''
+    r.churn != null
+      ? `; during the edits ${r.churn.opened} direct connections opened (${r.churn.neighbourOpened} to mesh ` +
+        `neighbours), ${r.churn.closed} closed (${r.churn.neighbourClosed} to mesh neighbours)`
+      : ''
   return `${fixed(r.links, 1)} · ${fixed((r.formMs ?? Number.NaN) / 1000, 1)} s${adds}${churn}`
 }
 

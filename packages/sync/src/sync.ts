@@ -5,6 +5,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { TypedEventEmitter } from 'main-event'
 import { ed25519Signer, ed25519Verifier } from './ed25519.ts'
+import { FramedStream } from './framed.ts'
 import { SyncError } from './errors.ts'
 import { MAX_FRAME_BYTES, decodeFrame, encodeFrame } from './frames.ts'
 import { Replica } from './replica.ts'
@@ -115,6 +116,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
   /** Pairs of devices linked to each other, by room, from the members' attestations (rebuilt every second). */
   private readonly linksSeen = new Map<string, { at: number; pairs: Set<string> }>()
   private readonly sign: (message: Uint8Array) => Promise<Uint8Array>
+  /** This device's peer id, as origins name it. */
+  private readonly self: string
   private readonly verifyWith = ed25519Verifier()
   /** A frame sent on several links is sealed once: the sealed bytes, by the epoch they were sealed under. */
   private readonly sealed = new WeakMap<Frame, { n: number; bytes: Uint8Array }>()
@@ -135,6 +138,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     super()
     this.protocol = protocolId(init.appId, 'sync', '1.0.0')
     this.sign = ed25519Signer(init.identity.device)
+    this.self = init.peer.peerId.toString()
   }
 
   async start(): Promise<void> {
@@ -286,12 +290,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
   }
 
   private mayWrite(room: string, origin: string): boolean {
-    if (origin === this.init.peer.peerId.toString()) return true
-    try {
-      return this.init.rooms.get(room)?.isMemberDevice(peerIdFromString(origin)) ?? false
-    } catch {
-      return false
-    }
+    if (origin === this.self) return true
+    return this.init.rooms.get(room)?.isMemberDevice(origin) ?? false
   }
 
   /**
@@ -466,6 +466,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       opened
     }: { remote: PeerId; stream: Stream; lp: LengthPrefixedStream<Stream>; opened: boolean }
   ): void {
+    // past the hello, messages are read from the stream's events (anything the hello reader buffered is replayed)
+    const framed = new FramedStream(lp.unwrap(), MAX_FRAME_BYTES)
     const replica = this.replica(room)
     // both ends opened at once (rare: see LINK_GRACE_MS): the newer link replaces the older on each side
     const existing = this.links.get(`${room.id}\n${remote.toString()}`)
@@ -494,14 +496,17 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
           continue
         }
         link.queued -= queuedBytes(frame)
-        await lp.write(await this.seal(room, frame, aad))
+        if (!framed.send(this.sealNow(room, frame, aad) ?? (await this.seal(room, frame, aad)))) {
+          await framed.drained()
+        }
       }
     })().catch((err: unknown) => {
       this.fail(link, new SyncError('TIMEOUT', `writing to the peer failed: ${(err as Error).message}`))
     })
     void (async () => {
       while (!link.closed) {
-        const sealed = (await lp.read()).subarray()
+        const sealed = await framed.next()
+        if (sealed == null) break
         link.heard = Date.now()
         try {
           await this.receive(room, link, sealed, aad)
@@ -516,6 +521,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
           }
         }
       }
+      this.drop(link)
     })().catch(() => {
       this.drop(link)
     })
@@ -559,6 +565,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       throw new SyncError('MALFORMED', 'a message that does not open under the room key', { cause: err })
     }
     const frame = decodeFrame(plaintext)
+    // a frame passed on to other links goes out as these same sealed bytes: no second encoding or sealing
+    this.sealed.set(frame, { n, bytes: sealed })
     try {
       await this.replica(room).receive(link.remote.toString(), frame)
     } catch (err: unknown) {
@@ -572,6 +580,18 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       return
     }
     if (frame.t === 'u' || frame.t === 's2') this.lastActivity = Date.now()
+  }
+
+  /** `frame` sealed under the room's current epoch, at once if its key is at hand (else undefined). */
+  private sealNow(room: Room, frame: Frame, aad: Uint8Array): Uint8Array | undefined {
+    const n = room.state.epoch.n
+    const known = this.sealed.get(frame)
+    if (known?.n === n) return known.bytes
+    const key = this.keys.get(`${room.id}\n${n}`)
+    if (key == null) return undefined
+    const bytes = sealData(key, n, encodeFrame(frame), aad)
+    this.sealed.set(frame, { n, bytes })
+    return bytes
   }
 
   /** `frame` sealed under the room's current epoch: once, however many links it goes out on. */

@@ -105,6 +105,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly id: string
   readonly identity: Identity
   state: RoomState
+  private deviceIds?: { state: RoomState; ids: Set<string> }
   private readonly entries = new Map<string, Entry>()
   private readonly waiting = new Map<string, Entry>()
   private readonly held = new Map<string, HeldInvite>()
@@ -166,8 +167,17 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   }
 
   /** Whether `peer` is a device of a current member (quarantined members included). */
-  isMemberDevice(peer: PeerId): boolean {
-    return this.state.members.some((m) => m.devices.some((d) => d.deviceId.equals(peer)))
+  isMemberDevice(peer: PeerId | string): boolean {
+    return this.memberDeviceIds().has(typeof peer === 'string' ? peer : peer.toString())
+  }
+
+  /** The peer ids of every member's devices, as strings: computed once per state, since it is asked per message. */
+  private memberDeviceIds(): Set<string> {
+    if (this.deviceIds?.state !== this.state) {
+      const ids = new Set(this.state.members.flatMap((m) => m.devices.map((d) => d.deviceId.toString())))
+      this.deviceIds = { state: this.state, ids }
+    }
+    return this.deviceIds.ids
   }
 
   /** Devices of other members. */
