@@ -54,6 +54,34 @@ describe('connections between Node peers', () => {
     expect(a.getConnections(b.peerId).map((c) => connectionKind(c))).toEqual([ConnectionKind.WebRTC])
   })
 
+  it('should keep one direct connection when two peers dial each other at once: the one the lower id dialed', async () => {
+    const [a, b] = await startReservedPair(relay.addr)
+    peers.push(a, b)
+    const direct = (peer: KithPeer, other: KithPeer) =>
+      peer.getConnections(other.peerId).filter((c) => connectionKind(c) === ConnectionKind.WebRTC)
+    const opened = { a: 0, b: 0 }
+    a.addEventListener('connection:open', (e) => {
+      if (connectionKind(e.detail) === ConnectionKind.WebRTC) opened.a++
+    })
+    b.addEventListener('connection:open', (e) => {
+      if (connectionKind(e.detail) === ConnectionKind.WebRTC) opened.b++
+    })
+    // a dial whose connection the other end closes as the duplicate while it is still opening rejects; the one
+    // that is kept resolves
+    const dials = await Promise.allSettled([a.dial(b.peerId), b.dial(a.peerId)])
+    expect(dials.some((d) => d.status === 'fulfilled')).toBe(true)
+    const one = (): boolean => direct(a, b).length === 1 && direct(b, a).length === 1
+    await until(a, one, 10_000, 'one direct connection at a')
+    await until(b, one, 10_000, 'one direct connection at b')
+    // both dials went through: the duplicate existed and was closed, not avoided by luck
+    expect(opened.a + opened.b).toBeGreaterThanOrEqual(3)
+    const lowerIsA = a.peerId.toString() < b.peerId.toString()
+    expect(direct(a, b)[0]!.direction).toBe(lowerIsA ? 'outbound' : 'inbound')
+    expect(direct(b, a)[0]!.direction).toBe(lowerIsA ? 'inbound' : 'outbound')
+    expect(await echo(a, b.peerId, 'a to b')).toBe('a to b')
+    expect(await echo(b, a.peerId, 'b to a')).toBe('b to a')
+  })
+
   it('should send a small frame as one WebRTC data-channel message', async () => {
     const [a, b] = await startReservedPair(relay.addr)
     peers.push(a, b)

@@ -72,9 +72,17 @@ describe('shared documents when a relay dies', () => {
     await waitFor(() => alice.sync.status(room).peers.length === 1, 'a sync link')
 
     await first.process.kill('SIGKILL')
-    // the direct link drops while the first relay is dead (as on a network change)
-    await alice.peer.hangUp(bob.peer.peerId)
-    await waitFor(() => alice.sync.status(room).peers.length === 0, 'the link to go')
+    // the direct link drops while the first relay is dead (as on a network change). Aborted, not hung up: a graceful
+    // close rejects with the stream's close event when a stream is opening at that moment (libp2p 3), and the
+    // members redial each other within a second, so the drop is recorded as it happens rather than polled for
+    let dropped = false
+    alice.sync.addEventListener('status', () => {
+      if (alice.sync.status(room).peers.length === 0) dropped = true
+    })
+    for (const connection of alice.peer.getConnections(bob.peer.peerId)) {
+      connection.abort(new Error('the network changed'))
+    }
+    await waitFor(() => dropped, 'the link to go')
     aliceDoc.getText('body').insert(0, 'written after the first relay died')
     await waitFor(() => alice.sync.status(room).peers.length === 1, 'the link back, through the second relay')
     await waitFor(

@@ -19,3 +19,13 @@ export class DialFailedError extends Error {
     this.attempts = attempts
   }
 }
+
+/** A second direct connection to a peer was closed: the two ends keep the one the lower peer id dialed. */
+export class DuplicateConnectionError extends Error {
+  static override name = 'DuplicateConnectionError'
+
+  constructor(message = 'a duplicate connection to the same peer', options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'DuplicateConnectionError'
+  }
+}

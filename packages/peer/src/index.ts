@@ -32,7 +32,8 @@ export { protocolId, type ProtocolId } from './protocol.ts'
 export { connectionKind, isDirect, ConnectionKind } from './connections.ts'
 export { RelayState } from './relays.ts'
 export type { RelayManager, RelayManagerEvents, RelayStatus } from './relays.ts'
-export { DialFailedError, InvalidParametersError } from './errors.ts'
+export { DialFailedError, DuplicateConnectionError, InvalidParametersError } from './errors.ts'
+export { redundantConnections } from './duplicates.ts'
 export * from './constants.ts'
 
 /** The services every Kith peer runs. */

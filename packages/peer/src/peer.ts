@@ -27,6 +27,7 @@ import {
   PROTOCOL_PREFIX
 } from './constants.ts'
 import { dhtRecordRules, mergingDatastore } from './dht-records.ts'
+import { closeDuplicateConnections } from './duplicates.ts'
 import { InvalidParametersError } from './errors.ts'
 import { assertName } from './protocol.ts'
 import { relayManager } from './relays.ts'
@@ -203,5 +204,6 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
     }
   })
   coalesceOnFirstWebRTCConnection(node, node.logger.forComponent('kith:peer:webrtc'))
+  closeDuplicateConnections(node, node.logger.forComponent('kith:peer:duplicates'))
   return node as unknown as KithPeer<S>
 }

@@ -35,6 +35,8 @@ const ATTESTED_FRESH_MS = 25_000
 const LINKS_SEEN_MS = 1_000
 /** How long the higher peer id of two mesh neighbours waits for the lower one to open their link. */
 const LINK_GRACE_MS = 2_000
+/** How soon after a link drops the mesh is looked at again (its connection may have closed as a duplicate). */
+const RELINK_MS = 500
 
 export interface SyncInit {
   peer: KithPeer
@@ -380,7 +382,9 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       for (const device of room.otherDevices()) {
         const id = device.toString()
         if (!neighbours.has(id)) continue
-        const connection = this.init.peer.getConnections(device).find((c) => c.limits == null)
+        const connection = this.init.peer
+          .getConnections(device)
+          .find((c) => c.limits == null && c.status === 'open')
         if (connection == null) continue
         if (id < me && Date.now() - connection.timeline.open < LINK_GRACE_MS) {
           recheck = true
@@ -389,12 +393,16 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
         void this.open(room, connection)
       }
     }
-    if (recheck && this.recheck == null) {
-      this.recheck = setTimeout(() => {
-        this.recheck = undefined
-        this.link()
-      }, LINK_GRACE_MS)
-    }
+    if (recheck) this.linkLater(LINK_GRACE_MS)
+  }
+
+  /** Runs `link()` after `ms`, unless a run is already due. */
+  private linkLater(ms: number): void {
+    if (!this.started || this.asleep || this.recheck != null) return
+    this.recheck = setTimeout(() => {
+      this.recheck = undefined
+      this.link()
+    }, ms)
   }
 
   private async open(room: Room, connection: Connection): Promise<void> {
@@ -622,6 +630,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     link.wake?.()
     link.stream.abort(new SyncError('CATCH_UP_FAILED', 'the link was dropped'))
     this.replicas.get(link.room)?.detach(link.remote.toString())
+    // a link whose connection closed (a duplicate, a dead path) reopens on another one to the same neighbour
+    this.linkLater(RELINK_MS)
   }
 }
 

@@ -438,7 +438,8 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
         .dial(peer, { signal: AbortSignal.timeout(DEFAULT_SYNC_TIMEOUT_MS) })
         .then(() => this.unreachable.delete(peer.toString()))
         .catch(() => {
-          this.unreachable.set(peer.toString(), Date.now())
+          // a dial that lost to the peer's own dial of this device (the duplicate is closed) is no failure
+          if (this.peer.getConnections(peer).length === 0) this.unreachable.set(peer.toString(), Date.now())
         })
     }
   }

@@ -1,0 +1,50 @@
+import { ConnectionKind, connectionKind } from './connections.ts'
+import { DuplicateConnectionError } from './errors.ts'
+import type { Connection, Libp2p, Logger } from '@libp2p/interface'
+
+/** How long a duplicate gets to close its streams before it is aborted. */
+const DUPLICATE_CLOSE_TIMEOUT_MS = 2_000
+
+type Candidate = Pick<Connection, 'direction' | 'status' | 'limits' | 'remoteAddr'> & {
+  timeline: Pick<Connection['timeline'], 'open'>
+}
+
+/**
+ * Of `connections` to one remote peer, the direct WebRTC ones that are redundant, by a rule both ends reach on
+ * their own: keep the connection dialed by the lower of the two peer ids (string order), and of several dialed by
+ * the same end the newest.
+ *
+ * Duplicates come two ways. Two peers that dial each other at the same moment (a small room's members all dial one
+ * another) each end up with an outbound and an inbound connection. And a dial abandoned by `withReliableDial`
+ * leaves the answerer a connection the offerer no longer holds, until liveness pings time it out; the offerer's
+ * retry is the answerer's newer inbound connection from the same peer. Each WebRTC connection costs an
+ * `RTCPeerConnection` out of a browser's budget and pings every few seconds.
+ */
+export function redundantConnections<C extends Candidate>(me: string, remote: string, connections: C[]): C[] {
+  const direct = connections.filter(
+    (c) => c.status === 'open' && c.limits == null && connectionKind(c) === ConnectionKind.WebRTC
+  )
+  if (direct.length < 2) return []
+  const lowerDialed = (c: C): boolean => (c.direction === 'outbound') === me < remote
+  const preferred = direct.some(lowerDialed) ? direct.filter(lowerDialed) : direct
+  const keep = preferred.reduce((newest, c) => (c.timeline.open > newest.timeline.open ? c : newest))
+  return direct.filter((c) => c !== keep)
+}
+
+/**
+ * Closes redundant direct WebRTC connections (see {@link redundantConnections}) as soon as a second one to the
+ * same peer opens. Streams on a closed duplicate end; protocols that keep a long-lived stream reopen it on the
+ * connection that stays.
+ */
+export function closeDuplicateConnections(node: Libp2p, log: Logger): void {
+  const me = node.peerId.toString()
+  node.addEventListener('connection:open', (event) => {
+    const remote = event.detail.remotePeer
+    for (const duplicate of redundantConnections(me, remote.toString(), node.getConnections(remote))) {
+      log('closing duplicate %s connection %s to %p', duplicate.direction, duplicate.id, remote)
+      duplicate.close({ signal: AbortSignal.timeout(DUPLICATE_CLOSE_TIMEOUT_MS) }).catch((err: unknown) => {
+        duplicate.abort(new DuplicateConnectionError(undefined, { cause: err }))
+      })
+    }
+  })
+}
