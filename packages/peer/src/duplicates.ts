@@ -21,9 +21,8 @@ type Candidate = Pick<Connection, 'direction' | 'status' | 'limits' | 'remoteAdd
  * `RTCPeerConnection` out of a browser's budget and pings every few seconds.
  */
 export function redundantConnections<C extends Candidate>(me: string, remote: string, connections: C[]): C[] {
-  const direct = connections.filter(
-    (c) => c.status === 'open' && c.limits == null && connectionKind(c) === ConnectionKind.WebRTC
-  )
+  // connectionKind is WebRTC only for a connection without relay limits
+  const direct = connections.filter((c) => c.status === 'open' && connectionKind(c) === ConnectionKind.WebRTC)
   if (direct.length < 2) return []
   const lowerDialed = (c: C): boolean => (c.direction === 'outbound') === me < remote
   const preferred = direct.some(lowerDialed) ? direct.filter(lowerDialed) : direct
