@@ -1,10 +1,11 @@
 import { createConnection, createServer } from 'node:net'
 import { createIdentity } from '@kith/identity'
-import { InviteFlags, readInviteLink, ROOM_PROTOCOL, RoomGater, Rooms } from '@kith/trust'
+import { InviteFlags, meshTargets, readInviteLink, ROOM_PROTOCOL, RoomGater, Rooms } from '@kith/trust'
 import { afterAll, describe, expect, it } from 'vitest'
 import { RelayFixture, reserved, startPeer, untilEvents } from './fixtures/nodes.ts'
 import type { Identity } from '@kith/identity'
 import type { KithPeer } from '@kith/peer'
+import type { Room } from '@kith/trust'
 import type { Server, Socket } from 'node:net'
 
 interface Member {
@@ -71,7 +72,12 @@ describe('rooms over real peers and a real relay', () => {
     )
   }
 
-  async function member(name: string, relay: string, listen = ['/webrtc']): Promise<Member> {
+  async function member(
+    name: string,
+    relay: string,
+    listen = ['/webrtc'],
+    mesh: { attestIntervalMs?: number; meshDegree?: number } = {}
+  ): Promise<Member> {
     const identity = await createIdentity({ deviceName: name })
     const gater = new RoomGater()
     const peer = await startPeer({
@@ -80,7 +86,7 @@ describe('rooms over real peers and a real relay', () => {
       listen,
       connectionGater: gater.gater
     })
-    const rooms = new Rooms({ peer, identity, gater, relays: () => [relay], attestIntervalMs: 500 })
+    const rooms = new Rooms({ peer, identity, gater, relays: () => [relay], attestIntervalMs: 500, ...mesh })
     await rooms.start()
     await reserved(peer)
     const m = { identity, peer, gater, rooms }
@@ -196,4 +202,54 @@ describe('rooms over real peers and a real relay', () => {
     }
     console.info(`invite link → member: ${joinMs.toFixed(0)} ms`)
   }, 120_000)
+
+  it('dials the mesh neighbours a newcomer gives a member when the room changes, not at the next tick', async () => {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    // no tick during the test: only the room's change can make the dials
+    const mesh = { attestIntervalMs: 600_000, meshDegree: 2 }
+    const alice = await member('alice', relay.addr, ['/webrtc'], mesh)
+    const bob = await member('bob', relay.addr, ['/webrtc'], mesh)
+    const carol = await member('carol', relay.addr, ['/webrtc'], mesh)
+    const dave = await member('dave', relay.addr, ['/webrtc'], mesh)
+    const room = await alice.rooms.create('Ring')
+    const admit = async (inviter: Member, at: Room, newcomer: Member): Promise<Room> => {
+      const invite = inviter.rooms.invite(at, { base: 'https://app.example/', flags: InviteFlags.MayInvite })
+      return newcomer.rooms.join(invite.link, invite.pin)
+    }
+    const bobRoom = await admit(alice, room, bob)
+    const carolRoom = await admit(alice, room, carol)
+    await waitFor(() => bobRoom.state.members.length === 3, 20_000, 'carol known to bob')
+    // four devices, degree 2: each dials its successor on the ring. Dave's predecessor must dial him; let someone
+    // else invite him, so the only dial of that link is the predecessor's, made when it learns of dave
+    const devices = [alice, bob, carol, dave].map((m) => m.peer.peerId.toString())
+    const rule = { degree: mesh.meshDegree }
+    const predecessor = [alice, bob, carol].find((m) =>
+      meshTargets(room.id, m.peer.peerId.toString(), devices, rule).includes(devices[3] as string)
+    )
+    const inviter = [alice, bob, carol].find((m) => m !== predecessor) as Member
+    const inviterRoom = inviter === alice ? room : inviter === bob ? bobRoom : carolRoom
+    const daveRoom = await admit(inviter, inviterRoom, dave)
+    const rooms = new Map<Member, Room>([
+      [alice, room],
+      [bob, bobRoom],
+      [carol, carolRoom],
+      [dave, daveRoom]
+    ])
+    await waitFor(
+      () => [...rooms].every(([, r]) => r.state.members.length === 4),
+      20_000,
+      'four members everywhere'
+    )
+    // every device holds a connection to each device it dials by the rule, well before a tick
+    await waitFor(
+      () =>
+        [...rooms].every(([m, r]) =>
+          m.rooms.meshOf(r).every((target) => m.peer.getConnections(target).length > 0)
+        ),
+      10_000,
+      'every mesh link up'
+    )
+    expect(predecessor == null || predecessor.peer.getConnections(dave.peer.peerId).length > 0).toBe(true)
+  }, 90_000)
 })

@@ -1,6 +1,8 @@
 import { ConnectionKind, connectionKind } from './connections.ts'
-import { DuplicateConnectionError } from './errors.ts'
-import type { Connection, Libp2p, Logger } from '@libp2p/interface'
+import { DialSupersededError, DuplicateConnectionError } from './errors.ts'
+import type { Superseded } from './reliable-dial.ts'
+import type { Connection, Libp2p, Libp2pEvents, Logger, PeerId, TypedEventTarget } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** How long a duplicate gets to close its streams before it is aborted. */
 const DUPLICATE_CLOSE_TIMEOUT_MS = 2_000
@@ -46,4 +48,50 @@ export function closeDuplicateConnections(node: Libp2p, log: Logger): void {
       })
     }
   })
+}
+
+/** The peer a dial address ends in (`…/p2p/<peer>`), if any. */
+function dialedPeer(ma: Multiaddr): string | undefined {
+  return ma
+    .getComponents()
+    .filter((c) => c.name === 'p2p')
+    .pop()?.value
+}
+
+/**
+ * A signal that aborts once a direct WebRTC connection from the peer `ma` names is open and the rule of
+ * {@link redundantConnections} keeps it over this device's dial (the peer's id is the lower): both ends dialed at
+ * once, the peer's dial won, and this one would be closed as a duplicate however often it was retried.
+ */
+export function dialSuperseded(
+  components: {
+    peerId: PeerId
+    connectionManager: { getConnections(): Connection[] }
+    events: TypedEventTarget<Libp2pEvents>
+  },
+  ma: Multiaddr
+): Superseded {
+  const controller = new AbortController()
+  const remote = dialedPeer(ma)
+  const me = components.peerId.toString()
+  if (remote == null || !(remote < me)) return { signal: controller.signal, dispose: () => undefined }
+  const wins = (c: Connection): boolean =>
+    c.remotePeer.toString() === remote &&
+    c.direction === 'inbound' &&
+    c.status === 'open' &&
+    connectionKind(c) === ConnectionKind.WebRTC
+  const check = (): void => {
+    if (controller.signal.aborted) return
+    const connections = components.connectionManager.getConnections().filter(wins)
+    if (connections.length > 0) controller.abort(new DialSupersededError())
+  }
+  const listener = (event: CustomEvent<Connection>): void => {
+    if (wins(event.detail)) controller.abort(new DialSupersededError())
+  }
+  check()
+  components.events.addEventListener('connection:open', listener)
+  return {
+    signal: controller.signal,
+    dispose: () => components.events.removeEventListener('connection:open', listener)
+  }
 }

@@ -20,6 +20,22 @@ export class DialFailedError extends Error {
   }
 }
 
+/**
+ * A dial stopped because the peer's own dial of this device opened a connection first, and the two ends keep the
+ * connection the lower peer id dialed: the peer's. The connection that stays is in `getConnections(peer)`.
+ */
+export class DialSupersededError extends Error {
+  static override name = 'DialSupersededError'
+
+  constructor(
+    message = "the peer's own connection to this device superseded the dial",
+    options?: ErrorOptions
+  ) {
+    super(message, options)
+    this.name = 'DialSupersededError'
+  }
+}
+
 /** A second direct connection to a peer was closed: the two ends keep the one the lower peer id dialed. */
 export class DuplicateConnectionError extends Error {
   static override name = 'DuplicateConnectionError'

@@ -32,7 +32,12 @@ export { protocolId, type ProtocolId } from './protocol.ts'
 export { connectionKind, isDirect, ConnectionKind } from './connections.ts'
 export { RelayState } from './relays.ts'
 export type { RelayManager, RelayManagerEvents, RelayStatus } from './relays.ts'
-export { DialFailedError, DuplicateConnectionError, InvalidParametersError } from './errors.ts'
+export {
+  DialFailedError,
+  DialSupersededError,
+  DuplicateConnectionError,
+  InvalidParametersError
+} from './errors.ts'
 export { redundantConnections } from './duplicates.ts'
 export * from './constants.ts'
 

@@ -1,5 +1,6 @@
 import { webRTC } from '@libp2p/webrtc'
-import { DialFailedError } from './errors.ts'
+import { dialSuperseded } from './duplicates.ts'
+import { DialFailedError, DialSupersededError } from './errors.ts'
 import type { Connection, Logger, Transport } from '@libp2p/interface'
 import type { WebRTCTransportComponents, WebRTCTransportInit } from '@libp2p/webrtc'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -11,6 +12,18 @@ export interface ReliableDialInit {
   /** The longest deadline an attempt gets. */
   attemptMaxTimeoutMs: number
   log: Logger
+  /**
+   * For each dial, a signal that aborts when a connection the two ends keep over this dial opens (the peer dialed
+   * this device at the same moment and its dial wins): the dial then stops with `DialSupersededError` rather than
+   * waiting out its attempt and retrying, since the peer would close every new attempt as a duplicate.
+   */
+  superseded?: (ma: Multiaddr) => Superseded
+}
+
+export interface Superseded {
+  signal: AbortSignal
+  /** Stops watching (the dial ended). */
+  dispose(): void
 }
 
 type DialOptions = Parameters<Transport['dial']>[1]
@@ -41,12 +54,28 @@ export function withReliableDial(transport: Transport, init: ReliableDialInit): 
   }
 
   const dial = async (ma: Multiaddr, options: DialOptions): Promise<Connection> => {
+    const superseded = init.superseded?.(ma)
+    try {
+      return await attempts(ma, options, superseded?.signal)
+    } finally {
+      superseded?.dispose()
+    }
+  }
+
+  const attempts = async (
+    ma: Multiaddr,
+    options: DialOptions,
+    superseded?: AbortSignal
+  ): Promise<Connection> => {
     let lastError: unknown
+    const isSuperseded = (): boolean => superseded?.aborted === true
     for (let attempt = 1; attempt <= init.attempts; attempt++) {
       options.signal?.throwIfAborted()
+      if (isSuperseded()) throw new DialSupersededError(undefined, { cause: lastError })
       const timeoutMs = deadlineFor(attempt)
       const deadline = AbortSignal.timeout(timeoutMs)
-      const signal = options.signal == null ? deadline : AbortSignal.any([options.signal, deadline])
+      const signals = [options.signal, deadline, superseded].filter((s): s is AbortSignal => s != null)
+      const signal = AbortSignal.any(signals)
       const started = Date.now()
       try {
         const connection = await transport.dial(ma, { ...options, signal })
@@ -56,6 +85,10 @@ export function withReliableDial(transport: Transport, init: ReliableDialInit): 
       } catch (err: unknown) {
         lastError = err
         if (options.signal?.aborted === true) throw err
+        if (isSuperseded()) {
+          init.log("dial to %a superseded by the peer's own connection after %d ms", ma, Date.now() - started)
+          throw new DialSupersededError(undefined, { cause: err })
+        }
         init.log(
           'dial attempt %d/%d to %a failed after %d ms (deadline %d ms) - %e',
           attempt,
@@ -92,5 +125,9 @@ export function reliableWebRTC(
 ): (components: WebRTCTransportComponents) => Transport {
   const factory = webRTC(init)
   return (components) =>
-    withReliableDial(factory(components), { ...dial, log: components.logger.forComponent('kith:peer:dial') })
+    withReliableDial(factory(components), {
+      ...dial,
+      log: components.logger.forComponent('kith:peer:dial'),
+      superseded: (ma) => dialSuperseded(components, ma)
+    })
 }

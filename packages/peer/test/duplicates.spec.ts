@@ -1,6 +1,9 @@
+import { TypedEventEmitter } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { describe, expect, it } from 'vitest'
-import { redundantConnections } from '../src/duplicates.ts'
+import { dialSuperseded, redundantConnections } from '../src/duplicates.ts'
+import { DialSupersededError } from '../src/errors.ts'
+import type { Connection, Libp2pEvents, PeerId } from '@libp2p/interface'
 
 const RELAY = '/ip4/127.0.0.1/tcp/4003/ws/p2p/12D3KooWJSS3L3hLhhwNLUiwensY2CPiPgXTqgQGMvaxkYcrhsaF'
 const LOW = '12D3KooWAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
@@ -62,5 +65,54 @@ describe('redundantConnections', () => {
   it('should find nothing to close with a single connection', () => {
     expect(redundantConnections(LOW, HIGH, [connection('only', 'inbound', 1)])).toEqual([])
     expect(redundantConnections(LOW, HIGH, [])).toEqual([])
+  })
+})
+
+describe('dialSuperseded', () => {
+  const peerIdFromString = (id: string): PeerId => ({ toString: () => id }) as unknown as PeerId
+  const setup = (me: string, existing: ReturnType<typeof connection>[] = []) => {
+    const events = new TypedEventEmitter<Libp2pEvents>()
+    const connections = existing.map((c) => ({ ...c, remotePeer: peerIdFromString(LOW) }))
+    const components = {
+      peerId: peerIdFromString(me),
+      connectionManager: { getConnections: () => connections as unknown as Connection[] },
+      events
+    }
+    const open = (c: ReturnType<typeof connection>, remote: string): void => {
+      events.safeDispatchEvent('connection:open', {
+        detail: { ...c, remotePeer: peerIdFromString(remote) } as unknown as Connection
+      })
+    }
+    return { components, open }
+  }
+  const dialTo = (remote: string) => multiaddr(`${RELAY}/p2p-circuit/webrtc/p2p/${remote}`)
+
+  it("should abort the higher id's dial when the lower id's own connection to it opens", () => {
+    const { components, open } = setup(HIGH)
+    const superseded = dialSuperseded(components, dialTo(LOW))
+    open(connection('relayed', 'inbound', 1, { limits: { bytes: 1n } }), LOW)
+    open(connection('other peer', 'inbound', 1), HIGH)
+    expect(superseded.signal.aborted).toBe(false)
+    open(connection('low-dialed', 'inbound', 2), LOW)
+    expect(superseded.signal.aborted).toBe(true)
+    expect(superseded.signal.reason).toMatchObject({ name: DialSupersededError.name })
+    superseded.dispose()
+  })
+
+  it("should never abort the lower id's dial: its dial is the one both ends keep", () => {
+    const { components, open } = setup(LOW)
+    const superseded = dialSuperseded(components, dialTo(HIGH))
+    open(connection('high-dialed', 'inbound', 2), HIGH)
+    expect(superseded.signal.aborted).toBe(false)
+  })
+
+  it('should abort at once when the winning connection is open already, and not after dispose', () => {
+    const already = setup(HIGH, [connection('low-dialed', 'inbound', 2)])
+    expect(dialSuperseded(already.components, dialTo(LOW)).signal.aborted).toBe(true)
+    const later = setup(HIGH)
+    const superseded = dialSuperseded(later.components, dialTo(LOW))
+    superseded.dispose()
+    later.open(connection('low-dialed', 'inbound', 2), LOW)
+    expect(superseded.signal.aborted).toBe(false)
   })
 })

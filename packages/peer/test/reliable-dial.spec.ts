@@ -1,7 +1,7 @@
 import { defaultLogger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { describe, expect, it } from 'vitest'
-import { DialFailedError } from '../src/index.ts'
+import { DialFailedError, DialSupersededError } from '../src/index.ts'
 import { withReliableDial } from '../src/reliable-dial.ts'
 import type { Connection, Transport } from '@libp2p/interface'
 
@@ -91,6 +91,41 @@ describe('withReliableDial', () => {
     controller.abort(new TypeError('caller gave up'))
     await expect(pending).rejects.toThrow('caller gave up')
     expect(dials).toHaveLength(1)
+  })
+
+  it("should stop without a retry when the peer's own connection supersedes the dial", async () => {
+    const { transport, dials } = scriptedTransport(['stall', 'ok'])
+    const controller = new AbortController()
+    let disposed = 0
+    const reliable = withReliableDial(transport, {
+      attempts: 3,
+      attemptMinTimeoutMs: 5_000,
+      attemptMaxTimeoutMs: 5_000,
+      log,
+      superseded: () => ({ signal: controller.signal, dispose: () => disposed++ })
+    })
+    const started = Date.now()
+    const pending = reliable.dial(ADDR, options())
+    setTimeout(() => controller.abort(), 50)
+    await expect(pending).rejects.toMatchObject({ name: DialSupersededError.name })
+    // the stalled attempt ended when the peer's connection opened, not at its 5 s deadline, and was not retried
+    expect(Date.now() - started).toBeLessThan(1_000)
+    expect(dials).toHaveLength(1)
+    expect(disposed).toBe(1)
+  })
+
+  it('should stop watching for a superseding connection once the dial succeeds', async () => {
+    const { transport } = scriptedTransport(['ok'])
+    let disposed = 0
+    const reliable = withReliableDial(transport, {
+      attempts: 1,
+      attemptMinTimeoutMs: 100,
+      attemptMaxTimeoutMs: 100,
+      log,
+      superseded: () => ({ signal: new AbortController().signal, dispose: () => disposed++ })
+    })
+    await reliable.dial(ADDR, options())
+    expect(disposed).toBe(1)
   })
 
   it('should pass everything but dial through to the wrapped transport', () => {

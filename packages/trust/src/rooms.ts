@@ -451,7 +451,12 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       this.rotateIfDue(room)
       this.changed(room)
       this.dropFormerMembers(room, before.members)
-      before.members = new Set(room.otherDevices().map((p) => p.toString()))
+      const members = new Set(room.otherDevices().map((p) => p.toString()))
+      // a member who came or went moves the ring: dial the new neighbours now rather than at the next tick, so the
+      // mesh is whole before people edit (at 8 members a tick's wait had a fifth of the mesh links opening mid-edit)
+      if (members.size !== before.members.size || [...members].some((m) => !before.members.has(m)))
+        this.connectMembers(room)
+      before.members = members
       for (const peer of this.connectedMembers(room)) void this.syncWith(room, peer)
     })
   }
