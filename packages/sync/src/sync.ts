@@ -1,6 +1,6 @@
 import { decode, encode, read } from '@kith/identity'
 import { protocolId } from '@kith/peer'
-import { dataKey, meshNeighbours, openData, sealData, sealedEpoch } from '@kith/trust'
+import { dataKey, meshGraph, openData, sealData, sealedEpoch } from '@kith/trust'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { TypedEventEmitter } from 'main-event'
@@ -321,9 +321,9 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       for (const to of attestation.peers) reported.add(`${from}\n${to}`)
     }
     const devices = room.state.members.flatMap((m) => m.devices.map((d) => d.deviceId.toString()))
-    const degree = this.init.rooms.meshDegree
-    for (const device of devices) {
-      for (const neighbour of meshNeighbours(id, device, devices, { degree })) {
+    const graph = meshGraph(id, devices, { degree: this.init.rooms.meshDegree })
+    for (const [device, neighbours] of graph) {
+      for (const neighbour of neighbours) {
         if (reported.has(`${device}\n${neighbour}`) && reported.has(`${neighbour}\n${device}`)) {
           pairs.add(`${device}\n${neighbour}`)
         }

@@ -131,6 +131,7 @@ export {
   DEFAULT_MESH_DEGREE,
   meshTargets,
   meshNeighbours,
+  meshGraph,
   MESH_PRUNE_AFTER_MS
 } from './rooms.ts'
 export type { MeshOptions, RoomsEvents, RoomsInit } from './rooms.ts'

@@ -68,12 +68,21 @@ export const MESH_PRUNE_AFTER_MS = 30_000
 /** Streams that do not keep a connection in use: libp2p's liveness pings and identify. */
 const BACKGROUND_PROTOCOL = /\/(ping|id)(\/push)?\/\d+\.\d+\.\d+$/
 
+/** The last rings computed, by room, degree-independent: a ring changes only when the room's devices do. */
+const rings = new Map<string, { key: string; ring: string[] }>()
+const RINGS_KEPT = 64
+
 /** The room's devices on a ring ordered by SHA-256(room ‖ device): the same ring on every device. */
 function meshRing(room: string, devices: string[]): string[] {
-  const rank = new Map(
-    [...new Set(devices)].map((d) => [d, toString(sha256(fromString(`${room}\n${d}`)), 'base16')])
-  )
-  return [...rank.keys()].sort((a, b) => ((rank.get(a) as string) < (rank.get(b) as string) ? -1 : 1))
+  const unique = [...new Set(devices)]
+  const key = [...unique].sort().join(' ')
+  const cached = rings.get(room)
+  if (cached?.key === key) return cached.ring
+  const rank = new Map(unique.map((d) => [d, toString(sha256(fromString(`${room}\n${d}`)), 'base16')]))
+  const ring = [...rank.keys()].sort((a, b) => ((rank.get(a) as string) < (rank.get(b) as string) ? -1 : 1))
+  if (rings.size >= RINGS_KEPT && !rings.has(room)) rings.clear()
+  rings.set(room, { key, ring })
+  return ring
 }
 
 function ringTargets(
@@ -130,12 +139,53 @@ export function meshTargets(room: string, me: string, devices: string[], options
 export function meshNeighbours(room: string, me: string, devices: string[], options: MeshOptions): string[] {
   const others = devices.filter((d) => d !== me)
   if (others.length <= options.degree) return others
-  const ring = meshRing(room, [...others, me])
-  const neighbours = new Set(ringTargets(ring, me, options.degree, options.unreachable ?? (() => false)))
-  for (const other of others) {
-    if (ringTargets(ring, other, options.degree, () => false).includes(me)) neighbours.add(other)
+  const plan = meshPlan(room, devices, options.degree)
+  const neighbours = new Set(meshTargets(room, me, devices, options))
+  for (const other of plan.graph.get(me) ?? []) {
+    if (plan.targets.get(other)?.includes(me) === true) neighbours.add(other)
   }
   return [...neighbours]
+}
+
+interface MeshPlan {
+  /** Whom each device dials, no device skipped. */
+  targets: Map<string, string[]>
+  /** Each device's neighbours: whom it dials and who dials it. */
+  graph: Map<string, Set<string>>
+}
+
+/** The last plan computed, by room: rebuilt only when the devices or the degree change. */
+const plans = new Map<string, { key: string; plan: MeshPlan }>()
+
+function meshPlan(room: string, devices: string[], degree: number): MeshPlan {
+  const ring = meshRing(room, devices)
+  const key = `${degree} ${ring.join(' ')}`
+  const cached = plans.get(room)
+  if (cached?.key === key) return cached.plan
+  const plan: MeshPlan = { targets: new Map(), graph: new Map(ring.map((d) => [d, new Set<string>()])) }
+  for (const device of ring) {
+    const targets = ringTargets(ring, device, degree, () => false)
+    plan.targets.set(device, targets)
+    for (const target of targets) {
+      plan.graph.get(device)?.add(target)
+      plan.graph.get(target)?.add(device)
+    }
+  }
+  if (plans.size >= RINGS_KEPT && !plans.has(room)) plans.clear()
+  plans.set(room, { key, plan })
+  return plan
+}
+
+/**
+ * Every device's neighbours in a room of `devices` by the rule, with no device skipped (`meshNeighbours` of each):
+ * the graph all the devices' dials make, computed in one pass over the ring and kept until the devices change.
+ */
+export function meshGraph(
+  room: string,
+  devices: string[],
+  options: Pick<MeshOptions, 'degree'>
+): ReadonlyMap<string, ReadonlySet<string>> {
+  return meshPlan(room, devices, options.degree).graph
 }
 
 export interface RoomsEvents {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { meshNeighbours, meshTargets } from '../src/rooms.ts'
+import { meshGraph, meshNeighbours, meshTargets } from '../src/rooms.ts'
 
 function graph(room: string, devices: string[], degree: number): Map<string, Set<string>> {
   const edges = new Map(devices.map((d) => [d, new Set<string>()]))
@@ -85,5 +85,30 @@ describe('the room mesh', () => {
     const instead = meshTargets('room', me, devices, { degree: 4, unreachable })
     const neighbours = meshNeighbours('room', me, devices, { degree: 4, unreachable })
     for (const target of instead) expect(neighbours).toContain(target)
+  })
+
+  it("builds the whole room's graph in one pass: each device's neighbours as meshNeighbours gives them", () => {
+    for (const degree of [2, 4, 6]) {
+      for (let n = 2; n <= 40; n += 3) {
+        const devices = Array.from({ length: n }, (_, i) => `device-${i}`)
+        const whole = meshGraph(`room-${n}`, devices, { degree })
+        expect([...whole.keys()].sort()).toEqual([...devices].sort())
+        for (const me of devices) {
+          expect([...(whole.get(me) ?? [])].sort()).toEqual(
+            meshNeighbours(`room-${n}`, me, devices, { degree }).sort()
+          )
+        }
+      }
+    }
+  })
+
+  it('keeps the graph until the devices change, whatever order they come in', () => {
+    const devices = Array.from({ length: 12 }, (_, i) => `device-${i}`)
+    const first = meshGraph('room', devices, { degree: 4 })
+    expect(meshGraph('room', [...devices].reverse(), { degree: 4 })).toBe(first)
+    const grown = meshGraph('room', [...devices, 'device-new'], { degree: 4 })
+    expect(grown).not.toBe(first)
+    expect(grown.has('device-new')).toBe(true)
+    expect(meshGraph('room', devices, { degree: 6 })).not.toBe(first)
   })
 })
