@@ -32,11 +32,13 @@ export interface ReplicaInit {
   /** Whether device `origin` may write to the room now (a member device in the current epoch). */
   mayWrite(origin: string): boolean
   /**
-   * Whether `peer` gets what `origin` sends straight from `origin` (they are linked), so forwarding `origin`'s
-   * updates to it would only send a duplicate. A wrong `true` delays the update at `peer` to the next anti-entropy
+   * Whether `peer` gets `origin`'s update from a device other than this one, so forwarding it there would only send
+   * a duplicate: from `origin` itself (they are linked), or, for an update this device got from `from`, from the
+   * device the room's broadcast tree routes it through. A wrong `true` delays the update at `peer` until the gap
+   * shows (its next update from the same author cannot be applied, and `peer` pulls) or the next anti-entropy
    * round; by default every update is forwarded on every other link.
    */
-  linked?(origin: string, peer: string): boolean
+  linked?(origin: string, peer: string, from?: string): boolean
   /** Loads a document from local storage before it syncs; its updates are stored by the same binding. */
   load?(name: string, doc: Y.Doc): Promise<void>
   /** At most this many documents per room (default 64). */
@@ -76,6 +78,8 @@ interface DocState {
   confirmedAt: number
   /** Which link the next confirmation asks (they take turns). */
   confirmTurn: number
+  /** Since when a pushed update has been waiting in Yjs for an earlier change it builds on, if one is. */
+  gapSince?: number
 }
 
 interface Transfer {
@@ -83,6 +87,14 @@ interface Transfer {
   readonly chunks: Map<number, Uint8Array>
   received: number
   touched: number
+}
+
+/** How long a pushed update may wait for an earlier one before the peers are asked for what is missing. */
+const GAP_WAIT_MS = 300
+
+/** Whether Yjs holds updates it cannot apply yet: they build on changes this document has not seen. */
+function hasGap(doc: Y.Doc): boolean {
+  return doc.store.pendingStructs != null || doc.store.pendingDs != null
 }
 
 /** Marks transactions that came from the network, so they are not pushed back out as local edits. */
@@ -274,12 +286,27 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     if (links.length === 0) return
     const now = this.now()
     for (const state of this.docs.values()) {
+      this.pullGap(state, links, now)
       if (now - state.changedAt < CONFIRM_QUIET_MS && now - state.confirmedAt < CONFIRM_AT_LEAST_MS) continue
       if (this.unconfirmedIn(state) === 0) continue
       state.confirmedAt = now
       const link = links[state.confirmTurn++ % links.length] as Link
       this.sendVector(state, link, WANT_VECTOR)
     }
+  }
+
+  /**
+   * A pushed update that Yjs keeps pending for more than `GAP_WAIT_MS` means an earlier one never came (a link
+   * dropped it, or a broadcast tree was out of date): every link is asked for what this device lacks, once a round.
+   */
+  private pullGap(state: DocState, links: Link[], now: number): void {
+    if (state.gapSince == null || now - state.gapSince < GAP_WAIT_MS) return
+    if (!hasGap(state.doc)) {
+      state.gapSince = undefined
+      return
+    }
+    state.gapSince = now
+    for (const link of links) this.sendVector(state, link, WANT_UPDATE)
   }
 
   destroy(): void {
@@ -417,6 +444,8 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
 
   private applyUpdate(state: DocState, update: Uint8Array): void {
     this.apply(state, update)
+    if (!hasGap(state.doc)) state.gapSince = undefined
+    else state.gapSince ??= this.now()
     this.lastSync = this.now()
     this.safeDispatchEvent('status')
   }
@@ -424,7 +453,11 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
   private forward(from: string, frame: Frame & { o: string }): void {
     for (const link of this.links.values()) {
       // not back to where it came from or to its author, nor to a peer the author sends to itself
-      if (link.peer === from || link.peer === frame.o || this.init.linked?.(frame.o, link.peer) === true)
+      if (
+        link.peer === from ||
+        link.peer === frame.o ||
+        this.init.linked?.(frame.o, link.peer, from) === true
+      )
         continue
       link.send(frame)
     }

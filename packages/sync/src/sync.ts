@@ -9,6 +9,7 @@ import { FramedStream } from './framed.ts'
 import { SyncError } from './errors.ts'
 import { MAX_FRAME_BYTES, decodeFrame, encodeFrame } from './frames.ts'
 import { Replica } from './replica.ts'
+import { BroadcastTrees } from './tree.ts'
 import type { Frame } from './frames.ts'
 import type { DocStore } from './store.ts'
 import type { Identity } from '@kith/identity'
@@ -115,8 +116,11 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
   /** Failed attempts to open each link, for the retry backoff. */
   private readonly attempts = new Map<string, number>()
   private readonly publicKeys = new Map<string, PublicKey>()
-  /** Pairs of devices linked to each other, by room, from the members' attestations (rebuilt every second). */
-  private readonly linksSeen = new Map<string, { at: number; pairs: Set<string> }>()
+  /**
+   * Pairs of devices linked to each other and the broadcast trees, by room, from the mesh rule and the members'
+   * attestations (rebuilt every second).
+   */
+  private readonly linksSeen = new Map<string, { at: number; pairs: Set<string>; trees: BroadcastTrees }>()
   private readonly sign: (message: Uint8Array) => Promise<Uint8Array>
   /** This device's peer id, as origins name it. */
   private readonly self: string
@@ -193,7 +197,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       sign: async (message) => this.sign(message),
       verify: async (origin, message, signature) => this.verify(origin, message, signature),
       mayWrite: (origin) => this.mayWrite(id, origin),
-      linked: (origin, peer) => this.linked(id, origin, peer),
+      linked: (origin, peer, from) => this.linked(id, origin, peer, from),
       load: async (name, doc) => this.load(id, name, doc),
       maxDocs: this.init.maxDocs,
       maxDocBytes: this.init.maxDocBytes,
@@ -297,39 +301,54 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
   }
 
   /**
-   * Whether `origin` and `peer` are linked in `room`: mesh neighbours that both attested their connection lately.
-   * Forwarding `origin`'s updates to `peer` would then only duplicate what `origin` sent it.
+   * Whether `peer` gets `origin`'s update in `room` from another device than this one, so forwarding it there
+   * would only send a duplicate: `origin` and `peer` are mesh neighbours that both attested their connection
+   * lately, or (for an update this device got from `from`) `peer`'s parent in the broadcast tree rooted at
+   * `origin` is another device. The tree is taken over the mesh the rule makes, less the links a fresh
+   * attestation shows down, so devices that hold different attestations still mostly agree on it; where this
+   * device is not in the tree, it forwards to everyone.
    */
-  private linked(room: string, origin: string, peer: string): boolean {
+  private linked(room: string, origin: string, peer: string, from?: string): boolean {
     let known = this.linksSeen.get(room)
     const now = Date.now()
     if (known == null || now - known.at > LINKS_SEEN_MS) {
-      known = { at: now, pairs: this.attestedLinks(room, now) }
+      known = { at: now, ...this.attestedLinks(room, now) }
       this.linksSeen.set(room, known)
     }
-    return known.pairs.has(`${origin}\n${peer}`)
+    if (known.pairs.has(`${origin}\n${peer}`)) return true
+    if (from == null || !known.trees.reaches(origin, this.self)) return false
+    const parent = known.trees.parent(origin, peer)
+    return parent != null && parent !== this.self
   }
 
-  private attestedLinks(id: string, now: number): Set<string> {
+  private attestedLinks(id: string, now: number): { pairs: Set<string>; trees: BroadcastTrees } {
     const pairs = new Set<string>()
     const room = this.init.rooms.get(id)
-    if (room == null) return pairs
+    if (room == null) return { pairs, trees: new BroadcastTrees(new Map()) }
     const reported = new Set<string>()
+    const attested = new Set<string>()
     for (const attestation of this.init.rooms.attested(room)) {
       if (now - attestation.at > ATTESTED_FRESH_MS) continue
       const from = attestation.deviceId.toString()
+      attested.add(from)
       for (const to of attestation.peers) reported.add(`${from}\n${to}`)
     }
     const devices = room.state.members.flatMap((m) => m.devices.map((d) => d.deviceId.toString()))
     const graph = meshGraph(id, devices, { degree: this.init.rooms.meshDegree })
+    const up = new Map<string, Set<string>>()
+    // a link is down if either end's fresh attestation leaves it out; with no fresh word from either, it is up
+    const shown = (a: string, b: string): boolean => !attested.has(a) || reported.has(`${a}\n${b}`)
     for (const [device, neighbours] of graph) {
+      const links = new Set<string>()
+      up.set(device, links)
       for (const neighbour of neighbours) {
         if (reported.has(`${device}\n${neighbour}`) && reported.has(`${neighbour}\n${device}`)) {
           pairs.add(`${device}\n${neighbour}`)
         }
+        if (shown(device, neighbour) && shown(neighbour, device)) links.add(neighbour)
       }
     }
-    return pairs
+    return { pairs, trees: new BroadcastTrees(up) }
   }
 
   private async verify(origin: string, message: Uint8Array, signature: Uint8Array): Promise<boolean> {

@@ -47,9 +47,14 @@ function mesh(net: SimNet, ids: string[]): void {
   })
 }
 
-async function run(seed: number, peers: number, ops: number): Promise<{ net: SimNet; replicas: Replica[] }> {
+async function run(
+  seed: number,
+  peers: number,
+  ops: number,
+  routing: 'author' | 'trees'
+): Promise<{ net: SimNet; replicas: Replica[] }> {
   const random = prng(seed)
-  const net = new SimNet(random)
+  const net = new SimNet(random, routing)
   const ids = Array.from({ length: peers }, (_, i) => `p${i}`)
   const replicas = ids.map((id) => net.add(id))
   mesh(net, ids)
@@ -79,14 +84,17 @@ async function run(seed: number, peers: number, ops: number): Promise<{ net: Sim
 }
 
 describe('convergence on a simulated network that delays, drops, duplicates, reorders and partitions', () => {
-  for (const [seed, peers, ops] of [
-    [1, 8, 3000],
-    [2, 12, 2000],
-    [3, 5, 2000],
-    [4, 16, 1500]
+  for (const [seed, peers, ops, routing] of [
+    [1, 8, 3000, 'author'],
+    [2, 12, 2000, 'author'],
+    [3, 5, 2000, 'author'],
+    [4, 16, 1500, 'author'],
+    [5, 8, 3000, 'trees'],
+    [6, 16, 2000, 'trees'],
+    [7, 24, 1500, 'trees']
   ] as const) {
-    it(`seed ${seed}: ${peers} peers, ${ops} edits — every replica ends equal`, async () => {
-      const { net, replicas } = await run(seed, peers, ops)
+    it(`seed ${seed}: ${peers} peers, ${ops} edits, forwarding by ${routing} — every replica ends equal`, async () => {
+      const { net, replicas } = await run(seed, peers, ops, routing)
       for (const name of ['notes', 'board']) {
         const first = replicas[0] as Replica
         const expected = snapshot(first.doc(name))
@@ -101,4 +109,33 @@ describe('convergence on a simulated network that delays, drops, duplicates, reo
       expect((replicas[0] as Replica).doc('notes').getText('text').length).toBeGreaterThan(10)
     })
   }
+
+  it('forwarding by trees: on a whole network every edit reaches each other replica once (n − 1 messages)', async () => {
+    const counts: Record<string, number> = {}
+    const duplicates: Record<string, number> = {}
+    for (const routing of ['author', 'trees'] as const) {
+      const random = prng(11)
+      const net = new SimNet(random, routing)
+      const ids = Array.from({ length: 16 }, (_, i) => `p${i}`)
+      const replicas = ids.map((id) => net.add(id))
+      mesh(net, ids)
+      const edits = 200
+      for (let i = 0; i < edits; i++) {
+        edit(replicas[Math.floor(random() * ids.length)] as Replica, random)
+        // the author signs, then pushes: let its push reach the network before delivering
+        await new Promise((resolve) => setTimeout(resolve, 0))
+        await net.settle()
+      }
+      for (const r of replicas)
+        expect(snapshot(r.doc('notes'))).toBe(snapshot((replicas[0] as Replica).doc('notes')))
+      counts[routing] = net.updates / edits
+      duplicates[routing] = net.duplicateUpdates
+    }
+    // by trees no replica is sent an update twice; flooding the same mesh sends about twice as many
+    expect(duplicates.trees).toBe(0)
+    expect(counts.trees).toBeGreaterThan(14)
+    expect(counts.trees).toBeLessThanOrEqual(15)
+    expect(duplicates.author).toBeGreaterThan(0)
+    expect(counts.author).toBeGreaterThan(1.5 * (counts.trees ?? 0))
+  })
 })

@@ -3,7 +3,14 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { SyncError } from '../src/errors.ts'
-import { CHUNK_BYTES, MAX_FRAME_BYTES, MAX_UPDATE_BYTES, decodeFrame, encodeFrame } from '../src/frames.ts'
+import {
+  CHUNK_BYTES,
+  MAX_FRAME_BYTES,
+  MAX_UPDATE_BYTES,
+  WANT_UPDATE,
+  decodeFrame,
+  encodeFrame
+} from '../src/frames.ts'
 import { Replica } from '../src/replica.ts'
 import type { Frame } from '../src/frames.ts'
 
@@ -256,5 +263,76 @@ describe('sync messages', () => {
     })
     const updates = (peer: string): number => got.get(peer)?.filter((f) => f.t === 'u').length ?? 0
     expect([updates('author'), updates('linked'), updates('via'), updates('far')]).toEqual([0, 0, 0, 1])
+  })
+
+  it('forwards an update it got from a forwarder only to peers it is the tree parent for', async () => {
+    const r = new Replica({
+      room: 'r',
+      self: 'me',
+      sign: () => new Uint8Array(64),
+      verify: () => true,
+      mayWrite: () => true,
+      // `child` gets author's updates through me; `cousin` through someone else
+      linked: (origin, peer, from) => origin === 'author' && from === 'via' && peer === 'cousin'
+    })
+    const got = new Map<string, Frame[]>()
+    for (const peer of ['via', 'child', 'cousin']) {
+      got.set(peer, [])
+      r.attach({ peer, send: (f) => got.get(peer)?.push(f) })
+    }
+    const source = new Y.Doc()
+    source.getText('t').insert(0, 'x')
+    await r.receive('via', {
+      t: 'u',
+      d: 'notes',
+      o: 'author',
+      s: new Uint8Array(64),
+      b: Y.encodeStateAsUpdate(source)
+    })
+    const updates = (peer: string): number => got.get(peer)?.filter((f) => f.t === 'u').length ?? 0
+    expect([updates('via'), updates('child'), updates('cousin')]).toEqual([0, 1, 0])
+  })
+
+  it('asks every link for what it lacks when a pushed update waits on one that never came', async () => {
+    let now = 0
+    const r = new Replica({
+      room: 'r',
+      self: 'me',
+      sign: () => new Uint8Array(64),
+      verify: () => true,
+      mayWrite: () => true,
+      now: () => now
+    })
+    const got = new Map<string, Frame[]>()
+    for (const peer of ['a', 'b']) {
+      got.set(peer, [])
+      r.attach({ peer, send: (f) => got.get(peer)?.push(f) })
+    }
+    const source = new Y.Doc()
+    const text = source.getText('t')
+    const pushes: Uint8Array[] = []
+    source.on('update', (update: Uint8Array) => pushes.push(update))
+    text.insert(0, 'first')
+    text.insert(5, ' second')
+    const push = async (b: Uint8Array): Promise<void> =>
+      r.receive('a', { t: 'u', d: 'notes', o: 'author', s: new Uint8Array(64), b })
+    // the second edit arrives; the first was lost on the way
+    await push(pushes[1] as Uint8Array)
+    expect(r.doc('notes').getText('t').toJSON()).toBe('')
+    const asks = (peer: string): number =>
+      got.get(peer)?.filter((f) => f.t === 'sv' && (f.q & WANT_UPDATE) !== 0).length ?? 0
+    const before = [asks('a'), asks('b')]
+    now = 100
+    r.confirm()
+    expect([asks('a'), asks('b')]).toEqual(before)
+    now = 400
+    r.confirm()
+    expect([asks('a'), asks('b')]).toEqual([(before[0] ?? 0) + 1, (before[1] ?? 0) + 1])
+    // once the gap is filled, no more asking
+    await push(pushes[0] as Uint8Array)
+    expect(r.doc('notes').getText('t').toJSON()).toBe('first second')
+    now = 2_000
+    r.confirm()
+    expect([asks('a'), asks('b')]).toEqual([(before[0] ?? 0) + 1, (before[1] ?? 0) + 1])
   })
 })

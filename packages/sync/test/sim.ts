@@ -1,5 +1,6 @@
 import { decodeFrame, encodeFrame } from '../src/frames.ts'
 import { Replica } from '../src/replica.ts'
+import { BroadcastTrees } from '../src/tree.ts'
 import type { Frame } from '../src/frames.ts'
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same network and the same edits. */
@@ -31,7 +32,8 @@ interface InFlight {
 /**
  * A simulated network of replicas: every message is encoded, delayed, maybe dropped, duplicated or reordered, and
  * decoded at the other end; partitions cut links both ways. Replicas skip forwarding to peers linked to an update's
- * author, and are told two peers are linked even while a partition cuts them. Time moves only when `step` is called.
+ * author (or, routing by trees, peers another replica is their tree parent for), and are told two peers are linked
+ * even while a partition cuts them. Time moves only when `step` is called.
  */
 export class SimNet {
   readonly replicas = new Map<string, Replica>()
@@ -40,11 +42,25 @@ export class SimNet {
   /** Pairs ever connected: what replicas are told is linked, and stale on purpose while a partition cuts them. */
   private readonly pairs = new Set<string>()
   private time = 0
+  /** The links as a graph, for broadcast trees (as stale as `pairs`). */
+  private readonly graph = new Map<string, Set<string>>()
+  private trees?: BroadcastTrees
   faults: Faults = { drop: 0, duplicate: 0, jitter: 0 }
   delivered = 0
+  /** Update frames (pushed edits) delivered, and those a replica had already been given. */
+  updates = 0
+  duplicateUpdates = 0
+  private readonly seenUpdates = new Set<string>()
   rejected = 0
 
-  constructor(private readonly random: () => number) {}
+  /**
+   * `author`: replicas skip only peers linked to an update's author. `trees`: they also skip peers whose parent in
+   * the broadcast tree rooted at the author is another replica (as `@kith/sync` does).
+   */
+  constructor(
+    private readonly random: () => number,
+    private readonly routing: 'author' | 'trees' = 'author'
+  ) {}
 
   add(id: string): Replica {
     const replica = new Replica({
@@ -53,12 +69,22 @@ export class SimNet {
       sign: () => new Uint8Array(64),
       verify: () => true,
       mayWrite: () => true,
-      linked: (origin, peer) => this.pairs.has(this.key(origin, peer)),
+      linked: (origin, peer, from) => this.linked(id, origin, peer, from),
       now: () => this.time
     })
     replica.addEventListener('rejected', () => this.rejected++)
     this.replicas.set(id, replica)
     return replica
+  }
+
+  /** Whether `self` leaves `peer` out when forwarding `origin`'s update (see `ReplicaInit.linked`). */
+  private linked(self: string, origin: string, peer: string, from?: string): boolean {
+    if (this.pairs.has(this.key(origin, peer))) return true
+    if (this.routing !== 'trees' || from == null) return false
+    this.trees ??= new BroadcastTrees(this.graph)
+    if (!this.trees.reaches(origin, self)) return false
+    const parent = this.trees.parent(origin, peer)
+    return parent != null && parent !== self
   }
 
   private key(a: string, b: string): string {
@@ -69,6 +95,15 @@ export class SimNet {
     const ra = this.replicas.get(a) as Replica
     const rb = this.replicas.get(b) as Replica
     this.pairs.add(this.key(a, b))
+    for (const [x, y] of [
+      [a, b],
+      [b, a]
+    ] as const) {
+      const links = this.graph.get(x) ?? new Set<string>()
+      links.add(y)
+      this.graph.set(x, links)
+    }
+    this.trees = undefined
     ra.attach(this.link(a, b))
     rb.attach(this.link(b, a))
   }
@@ -114,8 +149,15 @@ export class SimNet {
       if (this.cut.has(this.key(m.from, m.to))) continue
       const to = this.replicas.get(m.to) as Replica
       try {
-        await to.receive(m.from, decodeFrame(m.bytes))
+        const frame = decodeFrame(m.bytes)
+        await to.receive(m.from, frame)
         this.delivered++
+        if (frame.t === 'u') {
+          this.updates++
+          const key = `${m.to}|${frame.o}|${frame.b.join(',')}`
+          if (this.seenUpdates.has(key)) this.duplicateUpdates++
+          this.seenUpdates.add(key)
+        }
       } catch {
         this.rejected++
       }
