@@ -47,7 +47,7 @@ const demo = await serveStatic({
 process.stdout.write(
   [
     '',
-    `  Kith demo     ${demo.url}   (open it in two windows, copy one peer id into the other's Chat page)`,
+    `  Kith demo     ${demo.url}   (each tab is its own peer: create a room in one, open its invite link in another and type the PIN)`,
     `  Relay         ${relay.browserMultiaddrs.join(' ')}`,
     `  Relay health  ${relay.httpUrl}/health   metrics ${relay.httpUrl}/metrics`,
     '',
