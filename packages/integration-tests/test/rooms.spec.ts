@@ -76,7 +76,7 @@ describe('rooms over real peers and a real relay', () => {
     name: string,
     relay: string,
     listen = ['/webrtc'],
-    mesh: { attestIntervalMs?: number; meshDegree?: number } = {}
+    mesh: { attestIntervalMs?: number; meshDegree?: number; meshPruneAfterMs?: number } = {}
   ): Promise<Member> {
     const identity = await createIdentity({ deviceName: name })
     const gater = new RoomGater()
@@ -251,5 +251,38 @@ describe('rooms over real peers and a real relay', () => {
       'every mesh link up'
     )
     expect(predecessor == null || predecessor.peer.getConnections(dave.peer.peerId).length > 0).toBe(true)
+  }, 90_000)
+
+  it('closes the connections an inviter holds to members that are not its mesh neighbours, and keeps the others', async () => {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    const mesh = { attestIntervalMs: 500, meshDegree: 2, meshPruneAfterMs: 2_000 }
+    const host = await member('host', relay.addr, ['/webrtc'], mesh)
+    const guests = [
+      await member('g1', relay.addr, ['/webrtc'], mesh),
+      await member('g2', relay.addr, ['/webrtc'], mesh),
+      await member('g3', relay.addr, ['/webrtc'], mesh),
+      await member('g4', relay.addr, ['/webrtc'], mesh)
+    ]
+    const room = await host.rooms.create('Pruned')
+    for (const guest of guests) {
+      const invite = host.rooms.invite(room, { base: 'https://app.example/' })
+      await guest.rooms.join(invite.link, invite.pin)
+    }
+    await waitFor(() => room.state.members.length === 5, 20_000, 'five members')
+    // five devices, degree 2: the host keeps its two ring neighbours; the two others it let in are let go
+    const isNeighbour = (peer: KithPeer): boolean =>
+      host.rooms.meshNeighboursOf(room).some((id) => id.equals(peer.peerId))
+    const direct = (peer: KithPeer): number =>
+      host.peer.getConnections(peer.peerId).filter((c) => c.limits == null).length
+    expect(guests.filter((g) => !isNeighbour(g.peer))).toHaveLength(2)
+    await waitFor(
+      () => guests.every((g) => (isNeighbour(g.peer) ? direct(g.peer) > 0 : direct(g.peer) === 0)),
+      20_000,
+      'only neighbours left connected to the host'
+    )
+    // and they stay that way: the host's neighbours are still connected a pruning round later
+    await new Promise((resolve) => setTimeout(resolve, 2_500))
+    expect(guests.filter((g) => direct(g.peer) > 0).map((g) => isNeighbour(g.peer))).toEqual([true, true])
   }, 90_000)
 })

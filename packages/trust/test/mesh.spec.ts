@@ -111,4 +111,19 @@ describe('the room mesh', () => {
     expect(grown.has('device-new')).toBe(true)
     expect(meshGraph('room', devices, { degree: 6 })).not.toBe(first)
   })
+
+  it('gives the same answer whether or not the device list names the device asking', () => {
+    for (let n = 3; n <= 30; n += 3) {
+      const devices = Array.from({ length: n }, (_, i) => `device-${i}`)
+      for (const me of devices) {
+        const others = devices.filter((d) => d !== me)
+        expect(meshNeighbours('room', me, others, { degree: 4 }).sort()).toEqual(
+          meshNeighbours('room', me, devices, { degree: 4 }).sort()
+        )
+        expect(meshTargets('room', me, others, { degree: 4 })).toEqual(
+          meshTargets('room', me, devices, { degree: 4 })
+        )
+      }
+    }
+  })
 })
