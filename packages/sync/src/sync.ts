@@ -303,8 +303,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
   /**
    * Whether `peer` gets `origin`'s update in `room` from another device than this one, so forwarding it there
    * would only send a duplicate: `origin` and `peer` are mesh neighbours that both attested their connection
-   * lately, or (for an update this device got from `from`) `peer`'s parent in the broadcast tree rooted at
-   * `origin` is another device. The tree is taken over the mesh the rule makes, less the links a fresh
+   * lately, or (for an update this device got from `from`) `peer`'s parents in the broadcast trees rooted at
+   * `origin` are other devices. The tree is taken over the mesh the rule makes, less the links a fresh
    * attestation shows down, so devices that hold different attestations still mostly agree on it; where this
    * device is not in the tree, it forwards to everyone.
    */
@@ -317,8 +317,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     }
     if (known.pairs.has(`${origin}\n${peer}`)) return true
     if (from == null || !known.trees.reaches(origin, this.self)) return false
-    const parent = known.trees.parent(origin, peer)
-    return parent != null && parent !== this.self
+    const parents = known.trees.parents(origin, peer)
+    return parents.length > 0 && !parents.includes(this.self)
   }
 
   private attestedLinks(id: string, now: number): { pairs: Set<string>; trees: BroadcastTrees } {

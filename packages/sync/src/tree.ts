@@ -1,23 +1,30 @@
 /**
  * Broadcast trees over a room's link graph. An update from `origin` travels down the breadth-first tree rooted at
- * `origin`: each device gets it once, over a shortest path, so an edit costs n − 1 messages however many links the
- * mesh has. Every device computes the same trees from the same graph: a device's parent is its lowest-id
- * neighbour one hop nearer the origin.
+ * `origin`, over shortest paths, and each device also gets it from a second parent where it has one, so one link
+ * that dropped (before the attestations say so) costs nobody the update: an edit costs at most 2 (n − 1) messages
+ * however many links the mesh has. Every device computes the same parents from the same graph: a device's first
+ * parent is its lowest-id neighbour one hop nearer the origin; its second, the next such neighbour by id, else its
+ * lowest-id neighbour as far from the origin as itself.
  */
 export class BroadcastTrees {
-  private readonly parents = new Map<string, Map<string, string>>()
+  private readonly trees = new Map<string, Map<string, string[]>>()
 
   /** `graph` must be symmetric: `b` in `a`'s set exactly when `a` is in `b`'s. */
   constructor(private readonly graph: ReadonlyMap<string, ReadonlySet<string>>) {}
 
-  /** The device `node` gets `origin`'s updates from, or `undefined` if the graph does not connect the two. */
-  parent(origin: string, node: string): string | undefined {
-    let tree = this.parents.get(origin)
+  /** The devices `node` gets `origin`'s updates from (one or two), or none if the graph does not connect them. */
+  parents(origin: string, node: string): readonly string[] {
+    let tree = this.trees.get(origin)
     if (tree == null) {
       tree = this.build(origin)
-      this.parents.set(origin, tree)
+      this.trees.set(origin, tree)
     }
-    return tree.get(node)
+    return tree.get(node) ?? []
+  }
+
+  /** `node`'s first parent: its lowest-id neighbour one hop nearer `origin`. */
+  parent(origin: string, node: string): string | undefined {
+    return this.parents(origin, node)[0]
   }
 
   /** Whether the graph connects `node` to `origin` (the origin itself included). */
@@ -25,7 +32,7 @@ export class BroadcastTrees {
     return origin === node ? this.graph.has(origin) : this.parent(origin, node) != null
   }
 
-  private build(origin: string): Map<string, string> {
+  private build(origin: string): Map<string, string[]> {
     const depth = new Map<string, number>([[origin, 0]])
     const queue = [origin]
     for (let i = 0; i < queue.length; i++) {
@@ -37,14 +44,20 @@ export class BroadcastTrees {
         queue.push(neighbour)
       }
     }
-    const parents = new Map<string, string>()
+    const parents = new Map<string, string[]>()
     for (const [node, d] of depth) {
       if (d === 0) continue
-      let parent: string | undefined
+      // in a breadth-first tree a neighbour is one hop nearer, as far, or one hop farther
+      const nearer: string[] = []
+      const level: string[] = []
       for (const neighbour of this.graph.get(node) ?? []) {
-        if (depth.get(neighbour) === d - 1 && (parent == null || neighbour < parent)) parent = neighbour
+        const at = depth.get(neighbour) as number
+        if (at < d) nearer.push(neighbour)
+        else if (at === d) level.push(neighbour)
       }
-      if (parent != null) parents.set(node, parent)
+      nearer.sort()
+      level.sort()
+      parents.set(node, [...nearer, ...level].slice(0, 2))
     }
     return parents
   }

@@ -265,7 +265,7 @@ describe('sync messages', () => {
     expect([updates('author'), updates('linked'), updates('via'), updates('far')]).toEqual([0, 0, 0, 1])
   })
 
-  it('forwards an update it got from a forwarder only to peers it is the tree parent for', async () => {
+  it('forwards an update it got from a forwarder only to peers it is a tree parent of', async () => {
     const r = new Replica({
       room: 'r',
       self: 'me',

@@ -47,10 +47,10 @@ export class SimNet {
   private trees?: BroadcastTrees
   faults: Faults = { drop: 0, duplicate: 0, jitter: 0 }
   delivered = 0
-  /** Update frames (pushed edits) delivered, and those a replica had already been given. */
+  /** Update frames (pushed edits) delivered, and the most copies of one update one replica was given. */
   updates = 0
-  duplicateUpdates = 0
-  private readonly seenUpdates = new Set<string>()
+  mostCopies = 0
+  private readonly copies = new Map<string, number>()
   rejected = 0
 
   /**
@@ -83,8 +83,8 @@ export class SimNet {
     if (this.routing !== 'trees' || from == null) return false
     this.trees ??= new BroadcastTrees(this.graph)
     if (!this.trees.reaches(origin, self)) return false
-    const parent = this.trees.parent(origin, peer)
-    return parent != null && parent !== self
+    const parents = this.trees.parents(origin, peer)
+    return parents.length > 0 && !parents.includes(self)
   }
 
   private key(a: string, b: string): string {
@@ -155,8 +155,9 @@ export class SimNet {
         if (frame.t === 'u') {
           this.updates++
           const key = `${m.to}|${frame.o}|${frame.b.join(',')}`
-          if (this.seenUpdates.has(key)) this.duplicateUpdates++
-          this.seenUpdates.add(key)
+          const copies = (this.copies.get(key) ?? 0) + 1
+          this.copies.set(key, copies)
+          this.mostCopies = Math.max(this.mostCopies, copies)
         }
       } catch {
         this.rejected++

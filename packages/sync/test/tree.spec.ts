@@ -49,6 +49,16 @@ describe('broadcast trees', () => {
         // the lowest such neighbour, so every device picks the same one
         for (const other of graph.get(node) ?? [])
           if (depth.get(other) === depth.get(parent)) expect(parent <= other).toBe(true)
+        // a second parent, where the device has another neighbour no farther from the origin than itself
+        const [, second] = trees.parents(origin, node)
+        const candidates = [...(graph.get(node) ?? [])].filter(
+          (other) => other !== parent && (depth.get(other) as number) <= (depth.get(node) as number)
+        )
+        if (candidates.length === 0) expect(second).toBeUndefined()
+        else {
+          expect(candidates).toContain(second)
+          expect(depth.get(second as string)).toBe(Math.min(...candidates.map((c) => depth.get(c) as number)))
+        }
       }
     }
   })
@@ -64,7 +74,7 @@ describe('broadcast trees', () => {
     const a = new BroadcastTrees(graph)
     const b = new BroadcastTrees(shuffled)
     for (const origin of graph.keys())
-      for (const node of graph.keys()) expect(b.parent(origin, node)).toBe(a.parent(origin, node))
+      for (const node of graph.keys()) expect(b.parents(origin, node)).toEqual(a.parents(origin, node))
   })
 
   it('leaves a device the graph does not connect to the origin without a parent', () => {
