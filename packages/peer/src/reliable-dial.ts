@@ -34,6 +34,31 @@ const STALL_FACTOR = 5
 const AVERAGE_WEIGHT = 0.2
 
 /**
+ * A deadline of `ms` that starts again on every progress event, so a negotiation that is slow but moving (on a
+ * saturated CPU every step takes longer) is not abandoned, while one that stops moving is, `ms` after its last step.
+ */
+function progressDeadline(ms: number): { signal: AbortSignal; progressed(): void; clear(): void } {
+  const controller = new AbortController()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const arm = (): void => {
+    clearTimeout(timer)
+    timer = setTimeout(() => {
+      controller.abort(new DOMException(`no progress for ${ms} ms`, 'TimeoutError'))
+    }, ms)
+  }
+  arm()
+  return {
+    signal: controller.signal,
+    progressed: () => {
+      if (!controller.signal.aborted) arm()
+    },
+    clear: () => {
+      clearTimeout(timer)
+    }
+  }
+}
+
+/**
  * Wraps a transport so that a dial which stalls during WebRTC negotiation is abandoned and retried instead of
  * hanging until the dial timeout.
  *
@@ -42,7 +67,9 @@ const AVERAGE_WEIGHT = 0.2
  * channel never fires `open`, so its dial waits out the whole timeout (NOTES.md, js-libp2p#3406). A retry with a
  * new offer succeeds. Each attempt's deadline is a multiple of the usual successful dial time, bounded by
  * `attemptMinTimeoutMs` and `attemptMaxTimeoutMs` and doubled on every retry, so a stall costs about a second on
- * a LAN while slow links still get the time they need. The caller's own signal still bounds the whole dial.
+ * a LAN while slow links still get the time they need. The deadline counts from the negotiation's last progress
+event (offer sent, answer read, each ICE candidate, encryption, multiplexing), so a negotiation slowed by a saturated
+CPU is not abandoned while it moves. The caller's own signal still bounds the whole dial.
  */
 export function withReliableDial(transport: Transport, init: ReliableDialInit): Transport {
   let averageMs: number | undefined
@@ -73,12 +100,18 @@ export function withReliableDial(transport: Transport, init: ReliableDialInit): 
       options.signal?.throwIfAborted()
       if (isSuperseded()) throw new DialSupersededError(undefined, { cause: lastError })
       const timeoutMs = deadlineFor(attempt)
-      const deadline = AbortSignal.timeout(timeoutMs)
-      const signals = [options.signal, deadline, superseded].filter((s): s is AbortSignal => s != null)
+      const deadline = progressDeadline(timeoutMs)
+      const signals = [options.signal, deadline.signal, superseded].filter((s): s is AbortSignal => s != null)
       const signal = AbortSignal.any(signals)
       const started = Date.now()
       try {
-        const connection = await transport.dial(ma, { ...options, signal })
+        const onProgress = (event: Parameters<NonNullable<DialOptions['onProgress']>>[0]): void => {
+          deadline.progressed()
+          options.onProgress?.(event)
+        }
+        const connection = await transport.dial(ma, { ...options, signal, onProgress }).finally(() => {
+          deadline.clear()
+        })
         const took = Date.now() - started
         averageMs = averageMs == null ? took : averageMs * (1 - AVERAGE_WEIGHT) + took * AVERAGE_WEIGHT
         return connection

@@ -8,16 +8,25 @@ import type { Connection, Transport } from '@libp2p/interface'
 const ADDR = multiaddr('/ip4/127.0.0.1/tcp/1/ws/p2p/12D3KooWJSS3L3hLhhwNLUiwensY2CPiPgXTqgQGMvaxkYcrhsaF')
 const log = defaultLogger().forComponent('test')
 
-type Behaviour = 'stall' | 'fail' | 'ok'
+type Behaviour = 'stall' | 'fail' | 'ok' | 'slow'
 
 /** A transport whose n-th dial does what `script[n]` says; a stalled dial ends only when its signal aborts. */
 function scriptedTransport(script: Behaviour[]): { transport: Transport; dials: AbortSignal[] } {
   const dials: AbortSignal[] = []
   const transport = {
-    dial: async (_ma: unknown, options: { signal: AbortSignal }) => {
+    dial: async (_ma: unknown, options: { signal: AbortSignal; onProgress?: (event: unknown) => void }) => {
       dials.push(options.signal)
       const behaviour = script[dials.length - 1] ?? 'fail'
       if (behaviour === 'ok') return { id: `conn-${dials.length}` } as unknown as Connection
+      if (behaviour === 'slow') {
+        // a negotiation that takes 400 ms but reports a step every 60 ms
+        for (let step = 0; step < 7; step++) {
+          await new Promise((resolve) => setTimeout(resolve, 60))
+          options.signal.throwIfAborted()
+          options.onProgress?.({ type: `step-${step}` })
+        }
+        return { id: `conn-${dials.length}` } as unknown as Connection
+      }
       if (behaviour === 'fail') throw new TypeError(`attempt ${dials.length} refused`)
       return new Promise<never>((_, reject) => {
         options.signal.addEventListener('abort', () => reject(options.signal.reason as Error), { once: true })
@@ -91,6 +100,25 @@ describe('withReliableDial', () => {
     controller.abort(new TypeError('caller gave up'))
     await expect(pending).rejects.toThrow('caller gave up')
     expect(dials).toHaveLength(1)
+  })
+
+  it('should let a slow attempt that keeps making progress finish, and pass its progress on', async () => {
+    const { transport, dials } = scriptedTransport(['slow'])
+    const reliable = withReliableDial(transport, {
+      attempts: 2,
+      attemptMinTimeoutMs: 150,
+      attemptMaxTimeoutMs: 150,
+      log
+    })
+    const seen: unknown[] = []
+    const connection = await reliable.dial(ADDR, {
+      ...options(),
+      onProgress: (event: unknown) => seen.push(event)
+    })
+    // 400 ms in all, more than the 150 ms deadline, but never 150 ms without a step
+    expect(connection.id).toBe('conn-1')
+    expect(dials).toHaveLength(1)
+    expect(seen).toHaveLength(7)
   })
 
   it("should stop without a retry when the peer's own connection supersedes the dial", async () => {
