@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createIdentity, decode, encode } from '@kith/identity'
 import { FileDocStore, MAX_FRAME_BYTES, Sync, updateSigningInput } from '@kith/sync'
-import { InviteFlags, RoomGater, Rooms, dataKey, sealData } from '@kith/trust'
+import { InviteFlags, RoomGater, Rooms, dataKey, meshNeighbours, sealData } from '@kith/trust'
 import { lpStream } from '@libp2p/utils'
 import { afterAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -54,7 +54,7 @@ describe('shared documents over real peers and a real relay', () => {
     )
   }
 
-  async function member(name: string, store?: FileDocStore): Promise<Member> {
+  async function member(name: string, store?: FileDocStore, meshDegree?: number): Promise<Member> {
     const identity = await createIdentity({ deviceName: name })
     const gater = new RoomGater()
     const peer = await startPeer({
@@ -62,7 +62,14 @@ describe('shared documents over real peers and a real relay', () => {
       relays: [relay.addr],
       connectionGater: gater.gater
     })
-    const rooms = new Rooms({ peer, identity, gater, relays: () => [relay.addr], attestIntervalMs: 1_000 })
+    const rooms = new Rooms({
+      peer,
+      identity,
+      gater,
+      relays: () => [relay.addr],
+      attestIntervalMs: 1_000,
+      ...(meshDegree != null ? { meshDegree } : {})
+    })
     await rooms.start()
     await reserved(peer)
     const sync = new Sync({ peer, rooms, identity, appId: 'it', store, antiEntropyMs: 2_000, confirmMs: 200 })
@@ -212,4 +219,47 @@ describe('shared documents over real peers and a real relay', () => {
     expect(reloaded.getText('body').length).toBe(length)
     await again.stop()
   })
+
+  it('a newcomer whose inviter is no mesh neighbour links to the inviter to catch up, then keeps to its mesh', async () => {
+    // degree 2 with five devices: a ring, each linked to the two beside it; the newcomer's inviter sits across
+    const founder = await member('ring-a', undefined, 2)
+    const others = [
+      await member('ring-b', undefined, 2),
+      await member('ring-c', undefined, 2),
+      await member('ring-d', undefined, 2)
+    ]
+    const room = await founder.rooms.create('Ring')
+    const roomOf = new Map<Member, Room>([[founder, room]])
+    for (const m of others) roomOf.set(m, await admit(founder, room, m))
+    await waitFor(() => [...roomOf.values()].every((r) => r.state.members.length === 4), 'four members')
+    const doc = await founder.sync.doc(room, 'notes')
+    doc.getText('body').insert(0, 'x'.repeat(200_000))
+    const newcomer = await member('ring-new', undefined, 2)
+    const devices = [...roomOf.keys(), newcomer].map((m) => m.peer.peerId.toString())
+    const newcomerId = newcomer.peer.peerId.toString()
+    const inviter = [...roomOf.keys()].find(
+      (m) => !meshNeighbours(room.id, newcomerId, devices, { degree: 2 }).includes(m.peer.peerId.toString())
+    ) as Member
+    // every link the newcomer's sync holds, as it changes
+    const seen = new Set<string>()
+    newcomer.sync.addEventListener('status', () => {
+      if (newcomer.rooms.get(room.id) != null)
+        for (const p of newcomer.sync.status(room.id).peers) seen.add(p)
+    })
+    const joined = await admit(inviter, roomOf.get(inviter) as Room, newcomer)
+    const notes = await newcomer.sync.doc(joined, 'notes')
+    await waitFor(() => notes.getText('body').length === 200_000, 'the newcomer caught up', 30_000)
+    const inviterId = inviter.peer.peerId.toString()
+    await waitFor(() => seen.has(inviterId), 'a link to the inviter')
+    // once it has links to its mesh neighbours, the link to the inviter goes
+    const neighbours = meshNeighbours(room.id, newcomerId, devices, { degree: 2 })
+    await waitFor(
+      () => {
+        const peers = newcomer.sync.status(joined).peers
+        return !peers.includes(inviterId) && neighbours.every((n) => peers.includes(n))
+      },
+      'links to the mesh neighbours only',
+      30_000
+    )
+  }, 90_000)
 })

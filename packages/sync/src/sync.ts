@@ -378,7 +378,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
    * Opens the links this device is due to open and drops those it opened to devices no longer its mesh neighbours.
    * Links follow the room mesh (`rooms.meshNeighboursOf`): the lower peer id of two neighbours opens their link at
    * once; the higher one opens it only if none came within `LINK_GRACE_MS` (their views of the mesh can differ
-   * while one of them skips an unreachable device).
+   * while one of them skips an unreachable device). A device with no link to a neighbour yet links to a member it
+   * is connected to (a newcomer to its inviter) and drops that link once it has one.
    */
   private link(): void {
     if (!this.started || this.asleep) return
@@ -387,12 +388,16 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     for (const room of this.init.rooms.list()) {
       if (room.me == null) continue
       const neighbours = new Set(this.init.rooms.meshNeighboursOf(room).map((p) => p.toString()))
-      for (const link of [...this.links.values()]) {
-        if (link.room !== room.id) continue
+      const linked = [...this.links.values()].filter((l) => l.room === room.id)
+      // a device with no link to a mesh neighbour yet (a newcomer, whose only connection is to its inviter) links to
+      // any member it is connected to, so it catches up now rather than after its mesh dials
+      const meshed = linked.some((l) => neighbours.has(l.remote.toString()))
+      for (const link of linked) {
         if (!room.isMemberDevice(link.remote)) {
           this.fail(link, new SyncError('NOT_MEMBER', 'the peer is no longer a member'))
-        } else if (link.opened && !neighbours.has(link.remote.toString())) {
-          // the room grew and the mesh moved: the link goes, and Rooms closes the idle connection later
+        } else if (link.opened && meshed && !neighbours.has(link.remote.toString())) {
+          // the room grew and the mesh moved (or the newcomer has its mesh): the link goes, and Rooms closes the
+          // idle connection later
           this.drop(link)
         }
       }
@@ -400,12 +405,13 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       this.replica(room)
       for (const device of room.otherDevices()) {
         const id = device.toString()
-        if (!neighbours.has(id)) continue
+        if (!neighbours.has(id) && (meshed || linked.length > 0)) continue
         const connection = this.init.peer
           .getConnections(device)
           .find((c) => c.limits == null && c.status === 'open')
         if (connection == null) continue
-        if (id < me && Date.now() - connection.timeline.open < LINK_GRACE_MS) {
+        // (a newcomer's link to a non-neighbour is its own to open: the other end does not wait to open it)
+        if (id < me && neighbours.has(id) && Date.now() - connection.timeline.open < LINK_GRACE_MS) {
           recheck = true
           continue
         }
