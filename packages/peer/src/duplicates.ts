@@ -80,15 +80,10 @@ export function dialSuperseded(
     c.direction === 'inbound' &&
     c.status === 'open' &&
     connectionKind(c) === ConnectionKind.WebRTC
-  const check = (): void => {
-    if (controller.signal.aborted) return
-    const connections = components.connectionManager.getConnections().filter(wins)
-    if (connections.length > 0) controller.abort(new DialSupersededError())
-  }
   const listener = (event: CustomEvent<Connection>): void => {
     if (wins(event.detail)) controller.abort(new DialSupersededError())
   }
-  check()
+  if (components.connectionManager.getConnections().some(wins)) controller.abort(new DialSupersededError())
   components.events.addEventListener('connection:open', listener)
   return {
     signal: controller.signal,

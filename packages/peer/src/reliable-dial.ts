@@ -68,8 +68,8 @@ function progressDeadline(ms: number): { signal: AbortSignal; progressed(): void
  * new offer succeeds. Each attempt's deadline is a multiple of the usual successful dial time, bounded by
  * `attemptMinTimeoutMs` and `attemptMaxTimeoutMs` and doubled on every retry, so a stall costs about a second on
  * a LAN while slow links still get the time they need. The deadline counts from the negotiation's last progress
-event (offer sent, answer read, each ICE candidate, encryption, multiplexing), so a negotiation slowed by a saturated
-CPU is not abandoned while it moves. The caller's own signal still bounds the whole dial.
+ * event (offer sent, answer read, each ICE candidate, encryption, multiplexing), so a negotiation slowed by a
+ * saturated CPU is not abandoned while it moves. The caller's own signal still bounds the whole dial.
  */
 export function withReliableDial(transport: Transport, init: ReliableDialInit): Transport {
   let averageMs: number | undefined

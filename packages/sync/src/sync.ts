@@ -405,7 +405,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       this.replica(room)
       for (const device of room.otherDevices()) {
         const id = device.toString()
-        if (!neighbours.has(id) && (meshed || linked.length > 0)) continue
+        // a non-neighbour only for a device with no link at all in the room
+        if (!neighbours.has(id) && linked.length > 0) continue
         const connection = this.init.peer
           .getConnections(device)
           .find((c) => c.limits == null && c.status === 'open')

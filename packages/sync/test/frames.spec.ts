@@ -13,6 +13,7 @@ import {
 } from '../src/frames.ts'
 import { Replica } from '../src/replica.ts'
 import type { Frame } from '../src/frames.ts'
+import type { ReplicaInit } from '../src/replica.ts'
 
 const docName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,20}$/)
 const frame: fc.Arbitrary<Frame> = fc.oneof(
@@ -46,14 +47,32 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
   })
 )
 
-function replica(): Replica {
+function replica(init: Partial<ReplicaInit> = {}): Replica {
   return new Replica({
     room: 'r',
     self: 'me',
     sign: () => new Uint8Array(64),
     verify: () => true,
-    mayWrite: () => true
+    mayWrite: () => true,
+    ...init
   })
+}
+
+/** Attaches a link to each of `peers` that records what `r` sends it. */
+function recordLinks(r: Replica, peers: string[]): Map<string, Frame[]> {
+  const got = new Map<string, Frame[]>()
+  for (const peer of peers) {
+    got.set(peer, [])
+    r.attach({ peer, send: (f) => got.get(peer)?.push(f) })
+  }
+  return got
+}
+
+/** An update frame by `author` holding one small edit. */
+function updateBy(author: string): Frame {
+  const source = new Y.Doc()
+  source.getText('t').insert(0, 'x')
+  return { t: 'u', d: 'notes', o: author, s: new Uint8Array(64), b: Y.encodeStateAsUpdate(source) }
 }
 
 describe('sync messages', () => {
@@ -239,75 +258,28 @@ describe('sync messages', () => {
   })
 
   it('forwards an update neither back to its author nor to peers its author is linked to', async () => {
-    const r = new Replica({
-      room: 'r',
-      self: 'me',
-      sign: () => new Uint8Array(64),
-      verify: () => true,
-      mayWrite: () => true,
-      linked: (origin, peer) => origin === 'author' && peer === 'linked'
-    })
-    const got = new Map<string, Frame[]>()
-    for (const peer of ['author', 'linked', 'far', 'via']) {
-      got.set(peer, [])
-      r.attach({ peer, send: (f) => got.get(peer)?.push(f) })
-    }
-    const source = new Y.Doc()
-    source.getText('t').insert(0, 'x')
-    await r.receive('via', {
-      t: 'u',
-      d: 'notes',
-      o: 'author',
-      s: new Uint8Array(64),
-      b: Y.encodeStateAsUpdate(source)
-    })
+    const r = replica({ linked: (origin, peer) => origin === 'author' && peer === 'linked' })
+    const got = recordLinks(r, ['author', 'linked', 'far', 'via'])
+    await r.receive('via', updateBy('author'))
     const updates = (peer: string): number => got.get(peer)?.filter((f) => f.t === 'u').length ?? 0
     expect([updates('author'), updates('linked'), updates('via'), updates('far')]).toEqual([0, 0, 0, 1])
   })
 
   it('forwards an update it got from a forwarder only to peers it is a tree parent of', async () => {
-    const r = new Replica({
-      room: 'r',
-      self: 'me',
-      sign: () => new Uint8Array(64),
-      verify: () => true,
-      mayWrite: () => true,
-      // `child` gets author's updates through me; `cousin` through someone else
+    // `child` gets author's updates through me; `cousin` through someone else
+    const r = replica({
       linked: (origin, peer, from) => origin === 'author' && from === 'via' && peer === 'cousin'
     })
-    const got = new Map<string, Frame[]>()
-    for (const peer of ['via', 'child', 'cousin']) {
-      got.set(peer, [])
-      r.attach({ peer, send: (f) => got.get(peer)?.push(f) })
-    }
-    const source = new Y.Doc()
-    source.getText('t').insert(0, 'x')
-    await r.receive('via', {
-      t: 'u',
-      d: 'notes',
-      o: 'author',
-      s: new Uint8Array(64),
-      b: Y.encodeStateAsUpdate(source)
-    })
+    const got = recordLinks(r, ['via', 'child', 'cousin'])
+    await r.receive('via', updateBy('author'))
     const updates = (peer: string): number => got.get(peer)?.filter((f) => f.t === 'u').length ?? 0
     expect([updates('via'), updates('child'), updates('cousin')]).toEqual([0, 1, 0])
   })
 
   it('asks every link for what it lacks when a pushed update waits on one that never came', async () => {
     let now = 0
-    const r = new Replica({
-      room: 'r',
-      self: 'me',
-      sign: () => new Uint8Array(64),
-      verify: () => true,
-      mayWrite: () => true,
-      now: () => now
-    })
-    const got = new Map<string, Frame[]>()
-    for (const peer of ['a', 'b']) {
-      got.set(peer, [])
-      r.attach({ peer, send: (f) => got.get(peer)?.push(f) })
-    }
+    const r = replica({ now: () => now })
+    const got = recordLinks(r, ['a', 'b'])
     const source = new Y.Doc()
     const text = source.getText('t')
     const pushes: Uint8Array[] = []

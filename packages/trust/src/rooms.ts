@@ -75,21 +75,10 @@ const PRUNE_SPACING_MS = 1_000
 /** Streams that do not keep a connection in use: libp2p's liveness pings and identify. */
 const BACKGROUND_PROTOCOL = /\/(ping|id)(\/push)?\/\d+\.\d+\.\d+$/
 
-/** The last rings computed, by room, degree-independent: a ring changes only when the room's devices do. */
-const rings = new Map<string, { key: string; ring: string[] }>()
-const RINGS_KEPT = 64
-
 /** The room's devices on a ring ordered by SHA-256(room ‖ device): the same ring on every device. */
 function meshRing(room: string, devices: string[]): string[] {
-  const unique = [...new Set(devices)]
-  const key = [...unique].sort().join(' ')
-  const cached = rings.get(room)
-  if (cached?.key === key) return cached.ring
-  const rank = new Map(unique.map((d) => [d, toString(sha256(fromString(`${room}\n${d}`)), 'base16')]))
-  const ring = [...rank.keys()].sort((a, b) => ((rank.get(a) as string) < (rank.get(b) as string) ? -1 : 1))
-  if (rings.size >= RINGS_KEPT && !rings.has(room)) rings.clear()
-  rings.set(room, { key, ring })
-  return ring
+  const rank = new Map(devices.map((d) => [d, toString(sha256(fromString(`${room}\n${d}`)), 'base16')]))
+  return [...rank.keys()].sort((a, b) => ((rank.get(a) as string) < (rank.get(b) as string) ? -1 : 1))
 }
 
 function ringTargets(
@@ -130,12 +119,9 @@ export interface MeshOptions {
 export function meshTargets(room: string, me: string, devices: string[], options: MeshOptions): string[] {
   const others = devices.filter((d) => d !== me)
   if (others.length <= options.degree) return others
-  return ringTargets(
-    meshRing(room, [...others, me]),
-    me,
-    options.degree,
-    options.unreachable ?? (() => false)
-  )
+  const plan = meshPlan(room, [...others, me], options.degree)
+  if (options.unreachable == null) return plan.targets.get(me) ?? []
+  return ringTargets(plan.ring, me, options.degree, options.unreachable)
 }
 
 /**
@@ -155,6 +141,7 @@ export function meshNeighbours(room: string, me: string, devices: string[], opti
 }
 
 interface MeshPlan {
+  ring: string[]
   /** Whom each device dials, no device skipped. */
   targets: Map<string, string[]>
   /** Each device's neighbours: whom it dials and who dials it. */
@@ -163,13 +150,15 @@ interface MeshPlan {
 
 /** The last plan computed, by room: rebuilt only when the devices or the degree change. */
 const plans = new Map<string, { key: string; plan: MeshPlan }>()
+const PLANS_KEPT = 64
 
 function meshPlan(room: string, devices: string[], degree: number): MeshPlan {
-  const ring = meshRing(room, devices)
-  const key = `${degree} ${ring.join(' ')}`
+  const unique = [...new Set(devices)]
+  const key = `${degree} ${[...unique].sort().join(' ')}`
   const cached = plans.get(room)
   if (cached?.key === key) return cached.plan
-  const plan: MeshPlan = { targets: new Map(), graph: new Map(ring.map((d) => [d, new Set<string>()])) }
+  const ring = meshRing(room, unique)
+  const plan: MeshPlan = { ring, targets: new Map(), graph: new Map(ring.map((d) => [d, new Set<string>()])) }
   for (const device of ring) {
     const targets = ringTargets(ring, device, degree, () => false)
     plan.targets.set(device, targets)
@@ -178,7 +167,7 @@ function meshPlan(room: string, devices: string[], degree: number): MeshPlan {
       plan.graph.get(target)?.add(device)
     }
   }
-  if (plans.size >= RINGS_KEPT && !plans.has(room)) plans.clear()
+  if (plans.size >= PLANS_KEPT && !plans.has(room)) plans.clear()
   plans.set(room, { key, plan })
   return plan
 }
@@ -420,19 +409,18 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     })
     // one at a time: closing a WebRTC connection holds the page's thread for a while, and an inviter that let a
     // dozen people in closing them all at once held up every edit in flight (p95 at 16 peers twice a quiet room's)
-    const wait = this.prunedAt + PRUNE_SPACING_MS - now
-    if (idle.length > 0 && wait <= 0) {
+    if (idle.length > 0 && now - this.prunedAt >= PRUNE_SPACING_MS) {
       this.prunedAt = now
-      void idle[0]?.close().catch(() => undefined)
+      void idle
+        .shift()
+        ?.close()
+        .catch(() => undefined)
     }
-    if (idle.length > (wait <= 0 ? 1 : 0) && this.started && this.pruneTimer == null) {
-      this.pruneTimer = setTimeout(
-        () => {
-          this.pruneTimer = undefined
-          if (this.started) this.pruneMesh()
-        },
-        Math.max(wait, PRUNE_SPACING_MS)
-      )
+    if (idle.length > 0 && this.started && this.pruneTimer == null) {
+      this.pruneTimer = setTimeout(() => {
+        this.pruneTimer = undefined
+        if (this.started) this.pruneMesh()
+      }, PRUNE_SPACING_MS)
     }
   }
 
