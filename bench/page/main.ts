@@ -40,8 +40,9 @@ function need(): KithPeer {
 
 async function start(
   relays: string[],
-  options: { livenessIntervalMs?: number; livenessTimeoutMs?: number } = {}
+  options: { livenessIntervalMs?: number; livenessTimeoutMs?: number; meshDegree?: number } = {}
 ): Promise<string> {
+  const { meshDegree, ...peerOptions } = options
   identity = await createIdentity({ deviceName: 'bench' })
   relayList = relays
   peer = await createKithPeer({
@@ -49,9 +50,14 @@ async function start(
     relays,
     allowPrivateAddresses: true,
     privateKey: identity.device,
-    ...options
+    ...peerOptions
   })
-  rooms = new Rooms({ peer, identity, relays: () => relayList })
+  rooms = new Rooms({
+    peer,
+    identity,
+    relays: () => relayList,
+    ...(meshDegree != null ? { meshDegree } : {})
+  })
   await rooms.start()
   await peer.handle(ECHO, async (stream) => {
     for await (const chunk of stream) {

@@ -29,14 +29,18 @@ const YW_JOIN_LIMIT_MS = 15_000
 const KITH_JOIN_LIMIT_MS = 30_000
 const FORM_TIMEOUT_MS = 60_000
 const LATENCY_LIMIT_MS = 1_000
-/** `BENCH_LIVENESS_MS`, `BENCH_LIVENESS_TIMEOUT_MS`: the Kith pages' liveness pings (default: @kith/peer's). */
-const LIVENESS = {
+/**
+ * `BENCH_LIVENESS_MS`, `BENCH_LIVENESS_TIMEOUT_MS`: the Kith pages' liveness pings (default: @kith/peer's);
+ * `BENCH_MESH_DEGREE`: their rooms' mesh degree (default: @kith/trust's).
+ */
+const PAGE_OPTIONS = {
   ...(process.env.BENCH_LIVENESS_MS != null
     ? { livenessIntervalMs: Number(process.env.BENCH_LIVENESS_MS) }
     : {}),
   ...(process.env.BENCH_LIVENESS_TIMEOUT_MS != null
     ? { livenessTimeoutMs: Number(process.env.BENCH_LIVENESS_TIMEOUT_MS) }
-    : {})
+    : {}),
+  ...(process.env.BENCH_MESH_DEGREE != null ? { meshDegree: Number(process.env.BENCH_MESH_DEGREE) } : {})
 }
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5_000)
 const SYNC_PROTOCOL = '/kith/bench/sync/1.0.0'
@@ -225,7 +229,7 @@ function kithSystem(): System & { room(): string } {
   let room = ''
   const start = async (env: Env): Promise<Peer> => {
     const peer = await openPeer(env)
-    await peer.call('start', env.relays, LIVENESS)
+    await peer.call('start', env.relays, PAGE_OPTIONS)
     await peer.call('kithStart')
     return peer
   }
@@ -471,7 +475,7 @@ async function kithJoins(env: Env, bytes: number): Promise<JoinResult> {
       env.progress(`Kith: join → synced, ${bytes} bytes, round ${round + 1}/${JOIN_ROUNDS}…`)
       const peer = await openPeer(env)
       try {
-        await peer.call('start', env.relays, LIVENESS)
+        await peer.call('start', env.relays, PAGE_OPTIONS)
         await peer.call('kithStart')
         const { link, pin } = (await host.call('kithInvite', system.room())) as { link: string; pin: string }
         const joined = (await peer.call('kithJoin', link, pin)) as { started: number; member: number }

