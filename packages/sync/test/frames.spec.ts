@@ -237,6 +237,18 @@ describe('sync messages', () => {
     expect(forwarded.filter((f) => f.t === 'u')).toHaveLength(2)
   })
 
+  it("announces a local edit's status once its frame is on every link, not before", async () => {
+    const r = replica()
+    const sent: Frame[] = []
+    r.attach({ peer: 'peer', send: (f) => sent.push(f) })
+    const updatesAtStatus = new Promise<number>((resolve) => {
+      r.addEventListener('status', () => resolve(sent.filter((f) => f.t === 'u').length), { once: true })
+    })
+    const doc = await r.ready('notes')
+    doc.getText('t').insert(0, 'mine')
+    expect(await updatesAtStatus).toBe(1)
+  })
+
   it("counts only this device's changes as unconfirmed, until a peer's state vector covers them", async () => {
     const r = replica()
     const sent: Frame[] = []
