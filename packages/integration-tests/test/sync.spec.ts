@@ -159,6 +159,23 @@ describe('shared documents over real peers and a real relay', () => {
     await rawLp.write(new Uint8Array([0xff, 0x00]))
     await rawLp.write(sealData(key, n, encode({ t: 'sv', d: '../../etc', v: new Uint8Array(1), q: 1 }), aad))
     await waitFor(() => alice.rejected.filter((r) => r.code === 'MALFORMED').length >= 3, 'three refusals')
+    // an unsigned update passed on by a member who is not its author: refused (only an author sends one unsigned,
+    // straight to each device) and not applied
+    const relayed = await carol.peer.dialProtocol(alice.peer.peerId, alice.sync.protocol, {
+      signal: AbortSignal.timeout(10_000)
+    })
+    const relayedLp = lpStream(relayed, { maxDataLength: 2 * MAX_FRAME_BYTES })
+    await relayedLp.write(encode({ v: 1, r: room.id }))
+    await relayedLp.read({ signal: AbortSignal.timeout(5_000) })
+    const notBob = new Y.Doc()
+    notBob.getText('body').insert(0, 'not from bob')
+    const unsigned = { t: 'u', d: 'notes', o: bob.peer.peerId.toString(), s: new Uint8Array(0) }
+    await relayedLp.write(sealData(key, n, encode({ ...unsigned, b: Y.encodeStateAsUpdate(notBob) }), aad))
+    await waitFor(
+      () => alice.rejected.some((r) => r.code === 'BAD_SIGNATURE'),
+      'the relayed unsigned update refused'
+    )
+    expect(aliceDoc.getText('body').toJSON()).not.toContain('not from bob')
     const oversized = await carol.peer.dialProtocol(alice.peer.peerId, alice.sync.protocol)
     const bigLp = lpStream(oversized, { maxDataLength: 2 * MAX_FRAME_BYTES })
     await bigLp.write(encode({ v: 1, r: room.id }))

@@ -10,13 +10,16 @@ export const MAX_UPDATE_BYTES = 128 * 1024
 export const MAX_AWARENESS_BYTES = 32 * 1024
 export const MAX_DOC_NAME_LENGTH = 64
 export const MAX_ORIGIN_LENGTH = 128
+/** An Ed25519 signature; an update's `s` is this long, or empty (unsigned, straight from its author). */
+export const SIGNATURE_BYTES = 64
 const DOC_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
 /**
  * What travels inside a sealed sync message (PROTOCOL.md has the wire format):
  * - `sv`: a document's state vector. `q` bit 0: "send me what I lack" (sync step 1); bit 1: "send me yours".
  * - `s2`: one chunk of what the other side lacks (sync step 2): transfer `x`, total bytes `n`, offset `o`.
- * - `u`: an incremental update `b`, signed by the device `o` that made it (`s`), forwarded unchanged.
+ * - `u`: an incremental update `b`, signed by the device `o` that made it (`s`), forwarded unchanged; or unsigned
+ *   (`s` empty), sent only by `o` itself to a device it is linked to, and never forwarded.
  * - `a`: an awareness update for the room (presence, cursors), from device `o`.
  */
 export type Frame =
@@ -78,7 +81,11 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       read.keys(map, ['t', 'd', 'o', 's', 'b'], 'update message')
       const b = read.bytes(map, 'b')
       if (b.byteLength > MAX_UPDATE_BYTES) throw new SyncError('TOO_LARGE', 'an update too large to push')
-      return { t, d, o: read.string(map, 'o', MAX_ORIGIN_LENGTH), s: read.bytes(map, 's', 64), b }
+      const s = read.bytes(map, 's')
+      if (s.byteLength !== 0 && s.byteLength !== SIGNATURE_BYTES) {
+        throw new SyncError('MALFORMED', `a signature of ${s.byteLength} bytes; ${SIGNATURE_BYTES}, or none`)
+      }
+      return { t, d, o: read.string(map, 'o', MAX_ORIGIN_LENGTH), s, b }
     }
     throw new SyncError('MALFORMED', `unknown sync message "${t}"`)
   } catch (err: unknown) {

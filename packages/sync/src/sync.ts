@@ -90,7 +90,8 @@ interface LinkState {
   readonly stream: Stream
   queue: Frame[]
   queued: number
-  wake?: () => void
+  /** Sending waits: for the stream to drain, or for the epoch key to seal with. */
+  waiting: boolean
   heard: number
   strikes: number
   closed: boolean
@@ -198,6 +199,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       verify: async (origin, message, signature) => this.verify(origin, message, signature),
       mayWrite: (origin) => this.mayWrite(id, origin),
       linked: (origin, peer, from) => this.linked(id, origin, peer, from),
+      direct: () => this.linkedToAll(id),
       load: async (name, doc) => this.load(id, name, doc),
       maxDocs: this.init.maxDocs,
       maxDocBytes: this.init.maxDocBytes,
@@ -319,6 +321,14 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     if (from == null || !known.trees.reaches(origin, this.self)) return false
     const parents = known.trees.parents(origin, peer)
     return parents.length > 0 && !parents.includes(this.self)
+  }
+
+  /** Whether this device has a link in `room` with each of the room's other member devices. */
+  private linkedToAll(room: string): boolean {
+    const others = this.init.rooms.get(room)?.otherDevices()
+    if (others == null || others.length > this.links.size) return false
+    for (const device of others) if (!this.links.has(`${room}\n${device.toString()}`)) return false
+    return true
   }
 
   private attestedLinks(id: string, now: number): { pairs: Set<string>; trees: BroadcastTrees } {
@@ -490,7 +500,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     })
   }
 
-  /** Runs a link: a writer that seals queued frames in order, and a reader that opens, checks and applies. */
+  /** Runs a link: frames are sealed and sent in order as they are queued; a reader opens, checks and applies. */
   private run(
     room: Room,
     {
@@ -512,6 +522,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       stream,
       queue: [],
       queued: 0,
+      waiting: false,
       heard: Date.now(),
       strikes: 0,
       closed: false,
@@ -520,22 +531,37 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     this.links.set(`${room.id}\n${remote.toString()}`, link)
     const aad = new TextEncoder().encode(`kith/sync/v1\n${room.id}`)
     const peer = remote.toString()
-    void (async () => {
-      while (!link.closed) {
-        const frame = link.queue.shift()
-        if (frame == null) {
-          await new Promise<void>((resolve) => {
-            link.wake = resolve
-          })
-          continue
-        }
-        link.queued -= queuedBytes(frame)
-        const sealed = this.seal(room, frame, aad)
-        if (!framed.send(sealed instanceof Uint8Array ? sealed : await sealed)) await framed.drained()
-      }
-    })().catch((err: unknown) => {
+    const failed = (err: unknown): void => {
       this.fail(link, new SyncError('TIMEOUT', `writing to the peer failed: ${(err as Error).message}`))
-    })
+    }
+    const resume = (): void => {
+      link.waiting = false
+      write()
+    }
+    // queued frames are sealed and sent in order, at once while the stream takes them (an edit reaches the wire in
+    // the turn it was made); a full stream or an epoch key still being derived holds the rest back
+    const write = (): void => {
+      try {
+        while (!link.closed && !link.waiting) {
+          const frame = link.queue[0]
+          if (frame == null) return
+          const sealed = this.seal(room, frame, aad)
+          if (!(sealed instanceof Uint8Array)) {
+            link.waiting = true
+            sealed.then(resume, failed)
+            return
+          }
+          link.queue.shift()
+          link.queued -= queuedBytes(frame)
+          if (!framed.send(sealed)) {
+            link.waiting = true
+            framed.drained().then(resume, failed)
+          }
+        }
+      } catch (err: unknown) {
+        failed(err)
+      }
+    }
     void (async () => {
       while (!link.closed) {
         const sealed = await framed.next()
@@ -568,7 +594,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
           this.fail(link, new SyncError('TOO_LARGE', 'the peer is not reading; the link is dropped'))
           return
         }
-        link.wake?.()
+        write()
       }
     })
   }
@@ -593,7 +619,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     }
     let plaintext: Uint8Array
     try {
-      plaintext = openData(await this.dataKey(room, n), parsed, aad)
+      plaintext = openData(this.keys.get(`${room.id}\n${n}`) ?? (await this.dataKey(room, n)), parsed, aad)
     } catch (err: unknown) {
       throw new SyncError('MALFORMED', 'a message that does not open under the room key', { cause: err })
     }
@@ -605,7 +631,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     } catch (err: unknown) {
       // a forwarder passes updates on before checking them, so a forgery it relayed is not its fault: reported,
       // without a strike against the link
-      const forwarded = frame.t === 'u' && frame.o !== link.remote.toString()
+      // (an unsigned update is only ever sent by its author: a link that passes one on is at fault)
+      const forwarded = frame.t === 'u' && frame.o !== link.remote.toString() && frame.s.byteLength > 0
       if (!(err instanceof SyncError && err.code === 'BAD_SIGNATURE' && forwarded)) throw err
       this.safeDispatchEvent('rejected', {
         detail: { room: room.id, peer: link.remote.toString(), error: err }
@@ -653,7 +680,6 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     if (this.links.get(key) === link) this.links.delete(key)
     if (link.closed) return
     link.closed = true
-    link.wake?.()
     link.stream.abort(new SyncError('CATCH_UP_FAILED', 'the link was dropped'))
     this.replicas.get(link.room)?.detach(link.remote.toString())
     // a link whose connection closed (a duplicate, a dead path) reopens on another one to the same neighbour

@@ -37,7 +37,7 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
     t: fc.constant('u' as const),
     d: docName,
     o: fc.string({ maxLength: 60 }),
-    s: fc.uint8Array({ minLength: 64, maxLength: 64 }),
+    s: fc.oneof(fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.constant(new Uint8Array(0))),
     b: fc.uint8Array({ maxLength: 256 })
   }),
   fc.record({
@@ -66,6 +66,14 @@ function recordLinks(r: Replica, peers: string[]): Map<string, Frame[]> {
     r.attach({ peer, send: (f) => got.get(peer)?.push(f) })
   }
   return got
+}
+
+/** Resolves once `condition` holds (checked on every turn of the event loop, up to 2 s). */
+async function until(condition: () => boolean): Promise<void> {
+  for (const started = Date.now(); !condition();) {
+    if (Date.now() - started > 2_000) throw new Error('timed out waiting')
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
 }
 
 /** An update frame by `author` holding one small edit. */
@@ -134,6 +142,12 @@ describe('sync messages', () => {
       code(encode({ t: 's2', d: 'n', x: 1, n: CHUNK_BYTES * 2, o: 0, b: new Uint8Array(CHUNK_BYTES + 1) }))
     ).toBe('MALFORMED')
     expect(code(encode({ t: 'zz', d: 'n' }))).toBe('MALFORMED')
+    expect(code(encode({ t: 'u', d: 'n', o: 'x', s: new Uint8Array(32), b: new Uint8Array(1) }))).toBe(
+      'MALFORMED'
+    )
+    expect(code(encode({ t: 'u', d: 'n', o: 'x', s: new Uint8Array(0), b: new Uint8Array(1) }))).toBe(
+      'accepted'
+    )
   })
 
   it('a replica refuses garbage updates, vectors and catch-ups with a SyncError and keeps its document (fuzz)', async () => {
@@ -235,6 +249,87 @@ describe('sync messages', () => {
     await r.receive('forwarder', { ...forged, s: signature })
     expect(r.doc('notes').getText('t').toJSON()).toBe('real')
     expect(forwarded.filter((f) => f.t === 'u')).toHaveLength(2)
+  })
+
+  it('sends an edit unsigned and at once when linked to every device that may get it, signed otherwise', async () => {
+    let direct = true
+    let signed = 0
+    const r = replica({
+      direct: () => direct,
+      sign: () => {
+        signed++
+        return new Uint8Array(64).fill(1)
+      }
+    })
+    const sent: Frame[] = []
+    r.attach({ peer: 'peer', send: (f) => sent.push(f) })
+    const doc = await r.ready('notes')
+    doc.getText('t').insert(0, 'a')
+    // sent in the edit's own turn, with no signature and no signing
+    expect(sent.filter((f) => f.t === 'u').map((f) => (f.t === 'u' ? f.s.byteLength : -1))).toEqual([0])
+    direct = false
+    doc.getText('t').insert(1, 'b')
+    await until(() => sent.filter((f) => f.t === 'u').length === 2)
+    expect(sent.filter((f) => f.t === 'u').map((f) => (f.t === 'u' ? f.s.byteLength : -1))).toEqual([0, 64])
+    expect(signed).toBe(1)
+  })
+
+  it('keeps pushes in order when an unsigned one follows a signed one still being signed', async () => {
+    let direct = false
+    const signatures: Array<() => void> = []
+    const r = replica({
+      direct: () => direct,
+      sign: async () =>
+        new Promise<Uint8Array>((resolve) => {
+          signatures.push(() => resolve(new Uint8Array(64).fill(1)))
+        })
+    })
+    const sent: Frame[] = []
+    r.attach({ peer: 'peer', send: (f) => sent.push(f) })
+    const doc = await r.ready('notes')
+    doc.getText('t').insert(0, 'a')
+    direct = true
+    doc.getText('t').insert(1, 'b')
+    const updates = (): Frame[] => sent.filter((f) => f.t === 'u')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    // the unsigned one waits behind the one being signed
+    expect(updates()).toHaveLength(0)
+    await until(() => {
+      for (const sign of signatures.splice(0)) sign()
+      return updates().length === 2
+    })
+    const remote = new Y.Doc()
+    // applied in the order they went out, neither waits in Yjs for the other
+    Y.applyUpdate(remote, (updates()[0] as Frame & { t: 'u' }).b)
+    expect(remote.getText('t').toJSON()).toBe('a')
+    Y.applyUpdate(remote, (updates()[1] as Frame & { t: 'u' }).b)
+    expect(remote.getText('t').toJSON()).toBe('ab')
+  })
+
+  it('applies an unsigned update straight from its author, forwards it nowhere, and refuses one relayed by another', async () => {
+    const r = replica({ verify: () => false })
+    const got = recordLinks(r, ['author', 'relay', 'far'])
+    const source = new Y.Doc()
+    source.getText('t').insert(0, 'direct')
+    const unsigned = {
+      t: 'u',
+      d: 'notes',
+      o: 'author',
+      s: new Uint8Array(0),
+      b: Y.encodeStateAsUpdate(source)
+    } as const
+    await r.receive('author', unsigned)
+    expect(r.doc('notes').getText('t').toJSON()).toBe('direct')
+    expect([...got.values()].flat().filter((f) => f.t === 'u')).toHaveLength(0)
+    source.getText('t').insert(0, 'relayed ')
+    await expect(r.receive('relay', { ...unsigned, b: Y.encodeStateAsUpdate(source) })).rejects.toMatchObject(
+      { code: 'BAD_SIGNATURE' }
+    )
+    expect(r.doc('notes').getText('t').toJSON()).toBe('direct')
+    const strict = replica({ mayWrite: (o) => o !== 'removed' })
+    await expect(strict.receive('removed', { ...unsigned, o: 'removed' })).rejects.toMatchObject({
+      code: 'NOT_MEMBER'
+    })
   })
 
   it("announces a local edit's status once its frame is on every link, not before", async () => {
