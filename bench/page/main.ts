@@ -40,9 +40,14 @@ function need(): KithPeer {
 
 async function start(
   relays: string[],
-  options: { livenessIntervalMs?: number; livenessTimeoutMs?: number; meshDegree?: number } = {}
+  options: {
+    livenessIntervalMs?: number
+    livenessTimeoutMs?: number
+    meshDegree?: number
+    attestIntervalMs?: number
+  } = {}
 ): Promise<string> {
-  const { meshDegree, ...peerOptions } = options
+  const { meshDegree, attestIntervalMs, ...peerOptions } = options
   identity = await createIdentity({ deviceName: 'bench' })
   relayList = relays
   peer = await createKithPeer({
@@ -56,7 +61,8 @@ async function start(
     peer,
     identity,
     relays: () => relayList,
-    ...(meshDegree != null ? { meshDegree } : {})
+    ...(meshDegree != null ? { meshDegree } : {}),
+    ...(attestIntervalMs != null ? { attestIntervalMs } : {})
   })
   await rooms.start()
   await peer.handle(ECHO, async (stream) => {

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ROOM_PROTOCOL } from '@kith/trust'
 import { fixed, summarize, table } from './stats.ts'
 import type { Summary } from './stats.ts'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
@@ -31,7 +32,8 @@ const FORM_TIMEOUT_MS = 60_000
 const LATENCY_LIMIT_MS = 1_000
 /**
  * `BENCH_LIVENESS_MS`, `BENCH_LIVENESS_TIMEOUT_MS`: the Kith pages' liveness pings (default: @kith/peer's);
- * `BENCH_MESH_DEGREE`: their rooms' mesh degree (default: @kith/trust's).
+ * `BENCH_MESH_DEGREE`: their rooms' mesh degree; `BENCH_ATTEST_MS`: how often their rooms attest neighbours and
+ * sync the room log with every connected member (defaults: @kith/trust's).
  */
 const PAGE_OPTIONS = {
   ...(process.env.BENCH_LIVENESS_MS != null
@@ -40,7 +42,8 @@ const PAGE_OPTIONS = {
   ...(process.env.BENCH_LIVENESS_TIMEOUT_MS != null
     ? { livenessTimeoutMs: Number(process.env.BENCH_LIVENESS_TIMEOUT_MS) }
     : {}),
-  ...(process.env.BENCH_MESH_DEGREE != null ? { meshDegree: Number(process.env.BENCH_MESH_DEGREE) } : {})
+  ...(process.env.BENCH_MESH_DEGREE != null ? { meshDegree: Number(process.env.BENCH_MESH_DEGREE) } : {}),
+  ...(process.env.BENCH_ATTEST_MS != null ? { attestIntervalMs: Number(process.env.BENCH_ATTEST_MS) } : {})
 }
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5_000)
 const SYNC_PROTOCOL = '/kith/bench/sync/1.0.0'
@@ -77,7 +80,7 @@ export interface SizeResult {
   /** Edits some peer did not receive within the wait. */
   lost?: number
   /** Per edit, summed over all pages: the sync protocol alone (Kith) and everything on data channels. */
-  perEdit?: { sync: WireCount; all: WireCount }
+  perEdit?: { sync: WireCount; room?: WireCount; all: WireCount }
   /** Direct links per peer (Kith: sync links; y-webrtc: WebRTC connections). */
   links?: number
 }
@@ -180,15 +183,22 @@ async function closeAll(peers: Peer[]): Promise<void> {
   peers.length = 0
 }
 
-async function wire(peers: Peer[]): Promise<{ sync: WireCount; all: WireCount }> {
-  const total = { sync: { messages: 0, bytes: 0 }, all: { messages: 0, bytes: 0 } }
+/** Data-channel messages and bytes sent by all `peers` so far: the sync protocol's, the room protocol's, all. */
+async function wire(peers: Peer[]): Promise<{ sync: WireCount; room: WireCount; all: WireCount }> {
+  const total = {
+    sync: { messages: 0, bytes: 0 },
+    room: { messages: 0, bytes: 0 },
+    all: { messages: 0, bytes: 0 }
+  }
+  const add = (to: WireCount, w: WireCount | undefined): void => {
+    to.messages += w?.messages ?? 0
+    to.bytes += w?.bytes ?? 0
+  }
   for (const peer of peers) {
     const w = (await peer.page.evaluate(() => (window as unknown as { wire: unknown }).wire)) as Wire
-    total.all.messages += w.all.messages
-    total.all.bytes += w.all.bytes
-    const s = w.byProtocol[SYNC_PROTOCOL]
-    total.sync.messages += s?.messages ?? 0
-    total.sync.bytes += s?.bytes ?? 0
+    add(total.all, w.all)
+    add(total.sync, w.byProtocol[SYNC_PROTOCOL])
+    add(total.room, w.byProtocol[ROOM_PROTOCOL])
   }
   return total
 }
@@ -348,7 +358,11 @@ async function measureEdits(peers: Peer[], size: number): Promise<Omit<SizeResul
   return {
     latency: summarize(latencies),
     lost,
-    perEdit: { sync: minus(after.sync, before.sync, EDITS), all: minus(after.all, before.all, EDITS) }
+    perEdit: {
+      sync: minus(after.sync, before.sync, EDITS),
+      room: minus(after.room, before.room, EDITS),
+      all: minus(after.all, before.all, EDITS)
+    }
   }
 }
 
@@ -577,9 +591,10 @@ function sizeCell(r: SizeResult | undefined): string {
 function perEditCell(r: SizeResult | undefined, kith: boolean): string {
   if (r?.perEdit == null) return '—'
   const n = r.peers
-  const { sync, all } = r.perEdit
+  const { sync, room, all } = r.perEdit
   const count = (w: WireCount): string => `${fixed(w.messages / n, 2)} n · ${fixed(w.bytes / 1024, 1)} KB`
-  return kith ? `${count(sync)} (all traffic: ${count(all)})` : count(all)
+  const background = room != null ? `, of which the room protocol ${count(room)}` : ''
+  return kith ? `${count(sync)} (all traffic: ${count(all)}${background})` : count(all)
 }
 
 function largest(results: SizeResult[]): string {

@@ -42,6 +42,11 @@ async function tap(
   }
 }
 
+/** Whether two copies of a room hold the same log. */
+function equalLogs(a: Room, b: Room): boolean {
+  return a.hashes().length === b.hashes().length && a.hashes().every((h) => b.has(h))
+}
+
 describe('rooms over real peers and a real relay', () => {
   const members: Member[] = []
   const relays: RelayFixture[] = []
@@ -252,6 +257,49 @@ describe('rooms over real peers and a real relay', () => {
     )
     expect(predecessor == null || predecessor.peer.getConnections(dave.peer.peerId).length > 0).toBe(true)
   }, 90_000)
+
+  it('syncs the room log by digest: no entry hashes between devices that hold the same log, all of them otherwise', async () => {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    const alice = await member('alice', relay.addr)
+    const bob = await member('bob', relay.addr)
+    const room = await alice.rooms.create('Digest')
+    const invite = alice.rooms.invite(room, { base: 'https://app.example/' })
+    const bobRoom = await bob.rooms.join(invite.link, invite.pin)
+    await waitFor(() => equalLogs(room, bobRoom) && room.state.members.length === 2, 20_000, 'one log')
+    const { decode, encode } = await import('@kith/identity')
+    const { lpStream } = await import('@libp2p/utils')
+    /** One room-protocol exchange from bob to alice, by hand; resolves with alice's reply. */
+    const exchange = async (request: Record<string, unknown>): Promise<Record<string, unknown>> => {
+      const stream = await bob.peer.dialProtocol(alice.peer.peerId, ROOM_PROTOCOL, {
+        signal: AbortSignal.timeout(10_000)
+      })
+      const lp = lpStream(stream)
+      await lp.write(encode({ t: 'sync', room: room.id, nb: [], ...request }))
+      const reply = decode((await lp.read({ signal: AbortSignal.timeout(5_000) })).subarray(), 8 << 20)
+      await lp.write(encode({ t: 'entries', entries: [] }))
+      await stream.close()
+      return reply as Record<string, unknown>
+    }
+    // the same log: alice lists nothing back, and her digest is bob's
+    const same = await exchange({ hd: bobRoom.digest() })
+    expect(same.have).toBeUndefined()
+    expect(same.entries).toEqual([])
+    expect(same.hd).toEqual(bobRoom.digest())
+    // a log alice does not hold: she lists every hash, so the dialer can send what she lacks and ask for the rest
+    const other = await exchange({ hd: new Uint8Array(32) })
+    expect(new Set(other.have as string[])).toEqual(new Set(room.hashes()))
+    // a dialer that lists its hashes (and one that leaves its digest out, as before digests) gets what it lacks
+    const listed = await exchange({ have: [] })
+    expect((listed.entries as Uint8Array[]).length).toBe(room.hashes().length)
+    // and with nothing listed and no digest, the request is refused
+    await expect(exchange({})).rejects.toThrow()
+    // a new entry at alice reaches bob by the sync it triggers
+    const entries = room.hashes().length
+    alice.rooms.invite(room, { base: 'https://app.example/' })
+    expect(room.hashes().length).toBe(entries + 1)
+    await waitFor(() => equalLogs(room, bobRoom), 20_000, 'the invite reaches bob')
+  })
 
   it('closes the connections an inviter holds to members that are not its mesh neighbours, and keeps the others', async () => {
     const relay = await RelayFixture.start()

@@ -4,6 +4,7 @@
  * replicas and runs the invite exchange.
  */
 import { decode, encode, read, statementToBytes } from '@kith/identity'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { randomBytes } from '@noble/hashes/utils.js'
 import { TypedEventEmitter } from 'main-event'
 import { equals } from 'uint8arrays/equals'
@@ -106,6 +107,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   readonly identity: Identity
   state: RoomState
   private deviceIds?: { state: RoomState; ids: Set<string> }
+  private logDigest?: { state: RoomState; bytes: Uint8Array }
   private readonly entries = new Map<string, Entry>()
   private readonly waiting = new Map<string, Entry>()
   private readonly held = new Map<string, HeldInvite>()
@@ -193,6 +195,18 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   hashes(): string[] {
     return [...this.entries.keys()]
+  }
+
+  /**
+   * SHA-256 of the sorted entry hashes, one per line: two devices holding the same log have the same digest, so a
+   * sync between them need not list every hash (computed once per state).
+   */
+  digest(): Uint8Array {
+    if (this.logDigest?.state !== this.state) {
+      const bytes = sha256(fromString([...this.entries.keys()].sort().join('\n')))
+      this.logDigest = { state: this.state, bytes }
+    }
+    return this.logDigest.bytes
   }
 
   get size(): number {

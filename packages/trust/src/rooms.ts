@@ -6,6 +6,7 @@
 import { channelFromStream, decode, encode, read } from '@kith/identity'
 import { multiaddr } from '@multiformats/multiaddr'
 import { sha256 } from '@noble/hashes/sha2.js'
+import { equals } from 'uint8arrays/equals'
 import { fromString } from 'uint8arrays/from-string'
 import { toString } from 'uint8arrays/to-string'
 import { TypedEventEmitter } from 'main-event'
@@ -204,6 +205,8 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   private readonly attestations = new Map<string, Map<string, Attestation>>()
   /** What each peer was last sent of each device's attestation, by room and peer: the device's `at`. */
   private readonly attestationsSent = new Map<string, Map<string, number>>()
+  /** The log digest each member device (by room) reported in the last sync with it. */
+  private readonly digestsHeard = new Map<string, Uint8Array>()
   /** Attestations already checked (by hash of their bytes): every sync carries all of them, most unchanged. */
   private readonly checkedAttestations = new Set<string>()
   private readonly init: RoomsInit
@@ -220,6 +223,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     const peer = event.detail.toString()
     for (const key of this.attestationsSent.keys())
       if (key.endsWith(`\n${peer}`)) this.attestationsSent.delete(key)
+    for (const key of this.digestsHeard.keys()) if (key.endsWith(`\n${peer}`)) this.digestsHeard.delete(key)
     for (const room of this.rooms.values()) {
       if (room.isMemberDevice(event.detail)) void this.syncWith(room, event.detail)
     }
@@ -361,6 +365,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     this.attestations.delete(id)
     for (const key of this.attestationsSent.keys())
       if (key.startsWith(`${id}\n`)) this.attestationsSent.delete(key)
+    for (const key of this.digestsHeard.keys()) if (key.startsWith(`${id}\n`)) this.digestsHeard.delete(key)
     this.changed(undefined)
     await this.save()
   }
@@ -602,26 +607,52 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     )
   }
 
-  /** The room protocol's dialer side: hashes and attestations out, the entries we lack in, then theirs out. */
-  async syncWith(room: Room, peer: PeerId, options: { evenIfNotMember?: boolean } = {}): Promise<void> {
+  /**
+   * The room protocol's dialer side: the log's digest and attestations out (with every entry hash, unless the peer
+   * held this very log at the last sync), the entries we lack in, then theirs out. When the hashes were left out
+   * and the peer's log has moved on since, the exchange runs again with them.
+   */
+  async syncWith(
+    room: Room,
+    peer: PeerId,
+    options: { evenIfNotMember?: boolean; listHashes?: boolean } = {}
+  ): Promise<void> {
     if (options.evenIfNotMember !== true && !room.isMemberDevice(peer)) return
     const signal = AbortSignal.timeout(DEFAULT_SYNC_TIMEOUT_MS)
+    const key = `${room.id}\n${peer.toString()}`
+    const digest = room.digest()
+    const heard = this.digestsHeard.get(key)
+    const listed = options.listHashes === true || heard == null || !equals(heard, digest)
     let stream: Stream | undefined
+    let again = false
     try {
       stream = await this.peer.dialProtocol(peer, ROOM_PROTOCOL, { signal })
       const channel = channelFromStream(stream, signal, MAX_ROOM_MESSAGE_BYTES)
       await channel.write(
-        encode({ t: 'sync', room: room.id, have: room.hashes(), nb: this.attestationsFor(room, peer) })
+        encode({
+          t: 'sync',
+          room: room.id,
+          ...(listed ? { have: room.hashes() } : {}),
+          hd: digest,
+          nb: this.attestationsFor(room, peer)
+        })
       )
       const reply = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'sync reply')
       if (reply.t !== 'sync') throw new RoomError('NOT_MEMBER', `the peer refused: ${String(reply.code)}`)
+      read.keys(reply, ['t', 'have', 'hd', 'entries', 'nb'], 'sync reply')
       this.absorb(room, reply)
-      const theirs = read.strings(reply, 'have', 4 * 4096, 43)
-      await channel.write(encode({ t: 'entries', entries: room.missing(theirs) }))
+      const theirs = reply.have != null ? read.strings(reply, 'have', 4 * 4096, 43) : []
+      await channel.write(encode({ t: 'entries', entries: reply.have != null ? room.missing(theirs) : [] }))
       await stream.close()
+      const theirDigest = reply.hd != null ? read.bytes(reply, 'hd', 32) : undefined
+      if (theirDigest != null) this.digestsHeard.set(key, theirDigest)
+      // hashes left out, and the peer's log is not ours: it sent its hashes but no entries, so ask again with ours
+      again = !listed && (theirDigest == null || !equals(theirDigest, room.digest()))
     } catch (err: unknown) {
       stream?.abort(err as Error)
+      this.digestsHeard.delete(key)
     }
+    if (again) await this.syncWith(room, peer, { ...options, listHashes: true })
   }
 
   /**
@@ -667,7 +698,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     const channel = channelFromStream(stream, signal, MAX_ROOM_MESSAGE_BYTES)
     const run = async (): Promise<void> => {
       const request = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'sync')
-      read.keys(request, ['t', 'room', 'have', 'nb'], 'sync')
+      read.keys(request, ['t', 'room', 'have', 'hd', 'nb'], 'sync')
       const id = read.string(request, 'room', 43)
       const room = this.rooms.get(id)
       // the node-wide gater let the peer in; this room's membership is checked here, on the authenticated peer
@@ -678,13 +709,22 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
         await stream.close()
         return
       }
-      const theirs = read.strings(request, 'have', 4 * 4096, 43)
+      const listed = request.have != null
+      const theirs = listed ? read.strings(request, 'have', 4 * 4096, 43) : []
+      // (a dialer that lists its hashes may leave the digest out, as before digests)
+      const theirDigest = request.hd != null || !listed ? read.bytes(request, 'hd', 32) : undefined
       this.absorb(room, { nb: request.nb })
+      const digest = room.digest()
+      // a dialer that left its hashes out holds the log it had at the last sync; if that is ours, nothing to list
+      const same = !listed && theirDigest != null && equals(theirDigest, digest)
+      if (theirDigest != null)
+        this.digestsHeard.set(`${room.id}\n${connection.remotePeer.toString()}`, theirDigest)
       await channel.write(
         encode({
           t: 'sync',
-          have: room.hashes(),
-          entries: room.missing(theirs),
+          ...(same ? {} : { have: room.hashes() }),
+          hd: digest,
+          entries: listed ? room.missing(theirs) : [],
           nb: this.attestationsFor(room, connection.remotePeer)
         })
       )
