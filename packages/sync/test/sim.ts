@@ -52,14 +52,18 @@ export class SimNet {
   mostCopies = 0
   private readonly copies = new Map<string, number>()
   rejected = 0
+  /** Pushed edits delivered without a signature (sent by a replica linked to every other). */
+  unsigned = 0
 
   /**
    * `author`: replicas skip only peers linked to an update's author. `trees`: they also skip peers whose parent in
-   * the broadcast tree rooted at the author is another replica (as `@kith/sync` does).
+   * the broadcast tree rooted at the author is another replica (as `@kith/sync` does). `direct`: a replica linked
+   * to every other sends its edits unsigned (as `@kith/sync` does), and a lost one is only healed by pulls.
    */
   constructor(
     private readonly random: () => number,
-    private readonly routing: 'author' | 'trees' = 'author'
+    private readonly routing: 'author' | 'trees' = 'author',
+    private readonly direct = false
   ) {}
 
   add(id: string): Replica {
@@ -70,6 +74,7 @@ export class SimNet {
       verify: () => true,
       mayWrite: () => true,
       linked: (origin, peer, from) => this.linked(id, origin, peer, from),
+      direct: () => this.direct && (this.graph.get(id)?.size ?? 0) === this.replicas.size - 1,
       now: () => this.time
     })
     replica.addEventListener('rejected', () => this.rejected++)
@@ -154,6 +159,7 @@ export class SimNet {
         this.delivered++
         if (frame.t === 'u') {
           this.updates++
+          if (frame.s.byteLength === 0) this.unsigned++
           const key = `${m.to}|${frame.o}|${frame.b.join(',')}`
           const copies = (this.copies.get(key) ?? 0) + 1
           this.copies.set(key, copies)

@@ -332,7 +332,15 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
         : invite.inviter
     let stream: Stream
     try {
-      stream = await this.peer.dialProtocol(target, INVITE_PROTOCOL, { signal })
+      stream = await this.peer
+        .dialProtocol(target, INVITE_PROTOCOL, { signal })
+        .catch(async (err: unknown) => {
+          // the dial lost a race to a connection the inviter's side opened meanwhile (it closes the loser as a
+          // duplicate): the exchange runs over that connection
+          const open = this.peer.getConnections(invite.inviter).some((c) => c.status === 'open')
+          if (!open || signal.aborted) throw err
+          return this.peer.dialProtocol(invite.inviter, INVITE_PROTOCOL, { signal })
+        })
     } catch (err: unknown) {
       throw new InviteError('PROTOCOL', `could not reach the inviting device: ${(err as Error).message}`, {
         cause: err
