@@ -435,9 +435,7 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     if (frame.s.byteLength === 0) {
       // unsigned: only its author sends it, over the link that proves who it is, and it goes no further (nobody
       // could check a copy); a repeat is harmless, as Yjs ignores what it holds
-      if (!this.init.mayWrite(frame.o)) {
-        throw new SyncError('NOT_MEMBER', `an update by ${frame.o}, who may not write to the room`)
-      }
+      this.checkWriter(frame.o)
       if (!direct) {
         throw new SyncError('BAD_SIGNATURE', `an unsigned update by ${frame.o}, forwarded by ${peer}`)
       }
@@ -447,9 +445,7 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     const input = updateSigningInput(this.room, state.name, frame.b)
     const id = toString(input.subarray(0, 16), 'base64')
     if (this.seen.has(id)) return
-    if (!this.init.mayWrite(frame.o)) {
-      throw new SyncError('NOT_MEMBER', `an update by ${frame.o}, who may not write to the room`)
-    }
+    this.checkWriter(frame.o)
     this.remember(this.seen, id, SEEN_LIMIT)
     // passed on before its signature is checked here: every peer checks it before applying, so a forgery goes
     // nowhere, and the check stays off the path an edit takes through the mesh
@@ -465,6 +461,12 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
       )
     }
     if (!direct && !this.destroyed) this.applyUpdate(state, frame.b)
+  }
+
+  private checkWriter(origin: string): void {
+    if (!this.init.mayWrite(origin)) {
+      throw new SyncError('NOT_MEMBER', `an update by ${origin}, who may not write to the room`)
+    }
   }
 
   private applyUpdate(state: DocState, update: Uint8Array): void {

@@ -68,12 +68,17 @@ function recordLinks(r: Replica, peers: string[]): Map<string, Frame[]> {
   return got
 }
 
-/** Resolves once `condition` holds (checked on every turn of the event loop, up to 2 s). */
-async function until(condition: () => boolean): Promise<void> {
-  for (const started = Date.now(); !condition();) {
-    if (Date.now() - started > 2_000) throw new Error('timed out waiting')
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
+/** Resolves once `r` has announced `count` status changes from now on (a signed push announces one once sent). */
+async function statuses(r: Replica, count: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let left = count
+    const seen = (): void => {
+      if (--left > 0) return
+      r.removeEventListener('status', seen)
+      resolve()
+    }
+    r.addEventListener('status', seen)
+  })
 }
 
 /** An update frame by `author` holding one small edit. */
@@ -268,22 +273,30 @@ describe('sync messages', () => {
     // sent in the edit's own turn, with no signature and no signing
     expect(sent.filter((f) => f.t === 'u').map((f) => (f.t === 'u' ? f.s.byteLength : -1))).toEqual([0])
     direct = false
+    const pushed = statuses(r, 1)
     doc.getText('t').insert(1, 'b')
-    await until(() => sent.filter((f) => f.t === 'u').length === 2)
+    await pushed
     expect(sent.filter((f) => f.t === 'u').map((f) => (f.t === 'u' ? f.s.byteLength : -1))).toEqual([0, 64])
     expect(signed).toBe(1)
   })
 
   it('keeps pushes in order when an unsigned one follows a signed one still being signed', async () => {
     let direct = false
-    const signatures: Array<() => void> = []
+    // each signature is handed out when the test says; `signing()` resolves with the next one asked for
+    const asked: Array<() => void> = []
+    let onAsk: (() => void) | undefined
     const r = replica({
       direct: () => direct,
       sign: async () =>
         new Promise<Uint8Array>((resolve) => {
-          signatures.push(() => resolve(new Uint8Array(64).fill(1)))
+          asked.push(() => resolve(new Uint8Array(64).fill(1)))
+          onAsk?.()
         })
     })
+    const signing = async (): Promise<() => void> => {
+      if (asked.length === 0) await new Promise<void>((resolve) => (onAsk = resolve))
+      return asked.shift() as () => void
+    }
     const sent: Frame[] = []
     r.attach({ peer: 'peer', send: (f) => sent.push(f) })
     const doc = await r.ready('notes')
@@ -291,13 +304,13 @@ describe('sync messages', () => {
     direct = true
     doc.getText('t').insert(1, 'b')
     const updates = (): Frame[] => sent.filter((f) => f.t === 'u')
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    const first = await signing()
     // the unsigned one waits behind the one being signed
     expect(updates()).toHaveLength(0)
-    await until(() => {
-      for (const sign of signatures.splice(0)) sign()
-      return updates().length === 2
-    })
+    const pushed = statuses(r, 2)
+    first()
+    ;(await signing())()
+    await pushed
     const remote = new Y.Doc()
     // applied in the order they went out, neither waits in Yjs for the other
     Y.applyUpdate(remote, (updates()[0] as Frame & { t: 'u' }).b)

@@ -108,6 +108,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   state: RoomState
   private deviceIds?: { state: RoomState; ids: Set<string> }
   private logDigest?: { state: RoomState; bytes: Uint8Array }
+  private others?: { state: RoomState; ids: PeerId[] }
   private readonly entries = new Map<string, Entry>()
   private readonly waiting = new Map<string, Entry>()
   private readonly held = new Map<string, HeldInvite>()
@@ -182,11 +183,15 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     return this.deviceIds.ids
   }
 
-  /** Devices of other members. */
+  /** Devices of other members (worked out once per state: asked per edit, and per message in places). */
   otherDevices(): PeerId[] {
-    return this.state.members
-      .flatMap((m) => m.devices.map((d) => d.deviceId))
-      .filter((id) => !id.equals(this.identity.deviceId))
+    if (this.others?.state !== this.state) {
+      const ids = this.state.members
+        .flatMap((m) => m.devices.map((d) => d.deviceId))
+        .filter((id) => !id.equals(this.identity.deviceId))
+      this.others = { state: this.state, ids }
+    }
+    return [...this.others.ids]
   }
 
   has(hash: string): boolean {

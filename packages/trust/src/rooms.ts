@@ -649,8 +649,9 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       if (reply.t !== 'sync') throw new RoomError('NOT_MEMBER', `the peer refused: ${String(reply.code)}`)
       read.keys(reply, ['t', 'have', 'hd', 'entries', 'nb'], 'sync reply')
       this.absorb(room, reply)
-      const theirs = reply.have != null ? read.strings(reply, 'have', 4 * 4096, 43) : []
-      await channel.write(encode({ t: 'entries', entries: reply.have != null ? room.missing(theirs) : [] }))
+      // (a reply without hashes means the peer holds this very log: nothing to send)
+      const lacking = reply.have != null ? room.missing(read.strings(reply, 'have', 4 * 4096, 43)) : []
+      await channel.write(encode({ t: 'entries', entries: lacking }))
       await stream.close()
       const theirDigest = reply.hd != null ? read.bytes(reply, 'hd', 32) : undefined
       if (theirDigest != null) this.digestsHeard.set(key, theirDigest)
