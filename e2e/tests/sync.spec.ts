@@ -168,6 +168,35 @@ test.describe('shared documents in a room', () => {
     await append(dave.page, 'dave too ')
     await expectSame((t) => t.includes('after the relay died') && t.includes('dave too'))
 
+    // a link lost while the relay is dead comes back, signaled through a member linked to both ends
+    const lost = await alice.page.evaluate(async () => {
+      const kith = (window as unknown as { kith: { peer: any; rooms: any } }).kith
+      const room = kith.rooms.list()[0]
+      const relays = kith.peer.services.relays
+      for (const deadline = Date.now() + 30_000; relays.getFallbackRelays().length === 0; ) {
+        if (Date.now() > deadline) throw new Error('no member holds a reservation for alice')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      const direct = (peer: unknown): boolean =>
+        kith.peer.getConnections(peer).some((c: { limits?: unknown }) => c.limits == null)
+      const neighbour = kith.rooms.meshNeighboursOf(room).find(direct)
+      if (neighbour == null) throw new Error('alice has no direct mesh link')
+      for (const c of kith.peer.getConnections(neighbour)) c.abort(new Error('the network changed'))
+      return neighbour.toString() as string
+    })
+    await alice.page.waitForFunction(
+      (id) =>
+        (window as unknown as { kith: { peer: any } }).kith.peer
+          .getConnections()
+          .some((c: any) => c.remotePeer.toString() === id && c.limits == null),
+      lost,
+      { timeout: 40_000 }
+    )
+    await alice.page.getByTestId('nav-network').click()
+    await expect(alice.page.getByTestId('fallback-relays')).not.toHaveAttribute('data-count', '0')
+    await alice.page.getByTestId('nav-rooms').click()
+    await alice.page.getByTestId('room-item').filter({ hasText: 'Household' }).click()
+
     // frank drops his links, edits with no way to reach anyone, and closes his browser
     await frank.page.getByTestId('tab-notes').click()
     await frank.page.getByTestId('sync-sleep').click()

@@ -42,6 +42,8 @@ export interface ConnectionView {
 export interface NodeView {
   peerId: string
   relays: RelayStatus[]
+  /** Room members holding a reservation for this device while no relay is reachable. */
+  fallbackRelays: Array<{ peer: string; name?: string }>
   connections: ConnectionView[]
   reachable: boolean
 }
@@ -105,7 +107,9 @@ export class DemoNode {
       identity,
       gater,
       store: new IDBByteStore(`kith-rooms-${tabId()}`, 'rooms'),
-      relays: () => config.relays
+      relays: () => config.relays,
+      // members relay each other's signaling while the relay is down
+      fallbackRelays: peer.services.relays
     })
     this.roomChat = new RoomChat(peer, this.rooms, () => this.changed())
     this.sync = new Sync({
@@ -212,7 +216,9 @@ export class DemoNode {
       // the demo runs against a relay on this machine or LAN
       allowPrivateAddresses: true,
       // read (and check) discovery claims found on the DHT
-      dhtNamespaces: { [DISCOVERY_NAMESPACE]: discoveryNamespace() }
+      dhtNamespaces: { [DISCOVERY_NAMESPACE]: discoveryNamespace() },
+      // relay signaling for the other members of this device's rooms (the gater refuses everyone else)
+      serveRelay: true
     })
     const node = new DemoNode({ peer, config, identity, contacts, gater })
     holder.node = node
@@ -313,9 +319,21 @@ export class DemoNode {
     return {
       peerId: this.peer.peerId.toString(),
       relays,
+      fallbackRelays: this.peer.services.relays
+        .getFallbackRelays()
+        .map((peer) => ({ peer, name: this.memberName(peer) })),
       connections: this.peer.getConnections().map((c) => this.connectionView(c)),
       reachable: relays.some((r) => r.state === RelayState.Reserved)
     }
+  }
+
+  /** The name of the room member whose device `peer` is, if any. */
+  private memberName(peer: string): string | undefined {
+    for (const room of this.rooms.list()) {
+      const member = room.state.members.find((m) => m.devices.some((d) => d.deviceId.toString() === peer))
+      if (member != null) return member.name
+    }
+    return undefined
   }
 
   private connectionView(connection: Connection): ConnectionView {

@@ -62,3 +62,10 @@ export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
 
 /** `major.minor.patch` */
 export const SEMVER_PATTERN = /^\d{1,4}\.\d{1,4}\.\d{1,4}$/
+
+/** `serveRelay`: peers holding a reservation at once (a room's mesh gives each device about `meshDegree` links). */
+export const DEFAULT_SERVE_RELAY_RESERVATIONS = 32
+/** `serveRelay`: bytes one relayed connection may carry, enough for a WebRTC negotiation and identify. */
+export const DEFAULT_SERVE_RELAY_DATA_LIMIT = 128 * 1024
+/** `serveRelay`: how long one relayed connection may stay open. */
+export const DEFAULT_SERVE_RELAY_DURATION_MS = 120_000

@@ -17,6 +17,7 @@
 import type { DhtNamespaces } from './dht-records.ts'
 import type { RelayManager } from './relays.ts'
 import type { ComponentLogger, ConnectionGater, Libp2p, PrivateKey, ServiceMap } from '@libp2p/interface'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
@@ -47,6 +48,21 @@ export interface KithServices extends ServiceMap {
   ping: Ping
   dht: KadDHT
   relays: RelayManager
+  /** Present when the peer relays for others (`serveRelay`). */
+  relayServer?: CircuitRelayService
+}
+
+/** How a peer relays for others (`KithPeerInit.serveRelay`). */
+export interface ServeRelayInit {
+  /** Peers holding a reservation at once. @default 32 */
+  maxReservations?: number
+  /**
+   * Bytes one relayed connection may carry before it is closed: enough for WebRTC signaling and identify, not for
+   * traffic. @default 131_072
+   */
+  dataLimit?: number
+  /** How long one relayed connection may stay open, in ms. @default 120_000 */
+  durationLimitMs?: number
 }
 
 /** A libp2p node with Kith's services, plus any the app added through `init.services`. */
@@ -155,6 +171,19 @@ export interface KithPeerInit<S extends ServiceMap = Record<string, unknown>> {
 
   /** @default 300 */
   maxConnections?: number
+
+  /**
+   * Relay WebRTC signaling for other peers, as a bootstrap relay does: a peer holding a reservation here can be
+   * dialled through this one (`/p2p/<this peer>/p2p-circuit/webrtc/p2p/<it>`), which only carries the few KB of
+   * the direct connection's negotiation (each relayed connection is capped by `dataLimit` and `durationLimitMs`).
+   * Room members do this for each other so that links re-form when the bootstrap relay is gone (see
+   * `RelayManager.setFallbackRelays`). Needs a `connectionGater` that decides who may reserve and be relayed
+   * (`denyInboundRelayReservation` and `denyOutboundRelayedConnection`, as `@kith/trust`'s `RoomGater` has):
+   * without them this throws `InvalidParametersError`, so a browser never becomes an open relay by accident.
+   *
+   * @default false
+   */
+  serveRelay?: boolean | ServeRelayInit
 
   /**
    * Decides which peers may connect, e.g. `@kith/trust`'s `RoomGater` (room members only). Kith's own rule for

@@ -1,4 +1,5 @@
 import { noise } from '@chainsafe/libp2p-noise'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
@@ -21,6 +22,9 @@ import {
   DEFAULT_RELAY_RESERVE_TIMEOUT_MS,
   DEFAULT_RELAY_RETRY_MAX_MS,
   DEFAULT_RELAY_RETRY_MIN_MS,
+  DEFAULT_SERVE_RELAY_DATA_LIMIT,
+  DEFAULT_SERVE_RELAY_DURATION_MS,
+  DEFAULT_SERVE_RELAY_RESERVATIONS,
   DHT_DATASTORE_PREFIX,
   DHT_PROTOCOL,
   PRIVATE_KEY_DATASTORE_KEY,
@@ -33,8 +37,8 @@ import { assertName } from './protocol.ts'
 import { relayManager } from './relays.ts'
 import { createTransports } from './transports.ts'
 import { coalesceOnFirstWebRTCConnection } from './webrtc-frames.ts'
-import type { KithPeer, KithPeerInit } from './index.ts'
-import type { PrivateKey, ServiceMap } from '@libp2p/interface'
+import type { KithPeer, KithPeerInit, ServeRelayInit } from './index.ts'
+import type { ConnectionGater, PrivateKey, ServiceMap } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
 /** Resolves every default once and checks every field once. */
@@ -112,6 +116,39 @@ function resolveInit(
   return resolved
 }
 
+/** The relay server for `serveRelay`, or nothing; throws when the gater cannot say who may use it. */
+function relayServerFor(
+  serve: boolean | ServeRelayInit | undefined,
+  gater: ConnectionGater | undefined
+): ReturnType<typeof circuitRelayServer> | undefined {
+  if (serve == null || serve === false) return undefined
+  if (gater?.denyInboundRelayReservation == null || gater.denyOutboundRelayedConnection == null) {
+    throw new InvalidParametersError(
+      'serveRelay needs a connectionGater with denyInboundRelayReservation and denyOutboundRelayedConnection ' +
+        '(e.g. @kith/trust RoomGater), or any peer could relay through this one'
+    )
+  }
+  const init = serve === true ? {} : serve
+  const limits = {
+    maxReservations: init.maxReservations ?? DEFAULT_SERVE_RELAY_RESERVATIONS,
+    dataLimit: init.dataLimit ?? DEFAULT_SERVE_RELAY_DATA_LIMIT,
+    durationLimitMs: init.durationLimitMs ?? DEFAULT_SERVE_RELAY_DURATION_MS
+  }
+  for (const [key, value] of Object.entries(limits)) {
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new InvalidParametersError(`serveRelay.${key} must be a positive integer, got ${String(value)}`)
+    }
+  }
+  return circuitRelayServer({
+    reservations: {
+      maxReservations: limits.maxReservations,
+      applyDefaultLimit: true,
+      defaultDataLimit: BigInt(limits.dataLimit),
+      defaultDurationLimit: limits.durationLimitMs
+    }
+  })
+}
+
 /** The key stored in `datastore`, or a new Ed25519 key stored there for next time. */
 export async function loadOrCreatePrivateKey(datastore: Datastore): Promise<PrivateKey> {
   const key = new Key(PRIVATE_KEY_DATASTORE_KEY)
@@ -131,6 +168,7 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
   init: KithPeerInit<S> = {}
 ): Promise<KithPeer<S>> {
   const config = resolveInit(init)
+  const relayServer = relayServerFor(init.serveRelay, init.connectionGater)
   const namespaces = init.dhtNamespaces ?? {}
   const datastore =
     Object.keys(namespaces).length > 0
@@ -200,6 +238,7 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
         retryMaxMs: config.relayRetryMaxMs,
         reserveTimeoutMs: config.relayReserveTimeoutMs
       }),
+      ...(relayServer != null ? { relayServer } : {}),
       ...init.services
     }
   })

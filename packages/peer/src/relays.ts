@@ -1,5 +1,6 @@
 import { NotFoundError, peerRoutingSymbol, serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
+import { IP_OR_DOMAIN } from '@multiformats/multiaddr-matcher'
 import { TypedEventEmitter } from 'main-event'
 import {
   DEFAULT_RELAY_RESERVE_TIMEOUT_MS,
@@ -86,6 +87,29 @@ export interface RelayManager extends TypedEventTarget<RelayManagerEvents> {
    * a libp2p peer router returning these, so `peer.dial(peerId)` works with nothing but a peer id.
    */
   addressesFor(peerId: PeerId | string): Multiaddr[]
+
+  /**
+   * Peers to fall back on as relays, e.g. the other devices of a room (`@kith/trust`'s `Rooms` sets them). While no
+   * configured relay holds a reservation for this peer, it reserves a slot on each of these it has a direct
+   * connection to, so a peer linked to one of them can signal a new direct connection to this one through it
+   * (`/p2p/<fallback>/p2p-circuit/webrtc/p2p/<this peer>`). They must run a relay server (`serveRelay`). Replaces
+   * the previous set; a reservation lives as long as the connection it was made on.
+   */
+  setFallbackRelays(peers: PeerId[]): void
+
+  /** The fallback peers that hold a reservation for this peer now, as strings. */
+  getFallbackRelays(): string[]
+}
+
+/** A fallback peer that refused a reservation (an older app, or it does not know this device yet) is asked again after this long. */
+const FALLBACK_RETRY_MS = 10_000
+
+interface FallbackAttempt {
+  /** The connection the reservation was asked for on: it lives as long as that connection. */
+  connection: string
+  at: number
+  /** Whether it was granted; undefined while the request is in flight. */
+  granted?: boolean
 }
 
 interface Relay {
@@ -109,6 +133,8 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
   private readonly reserveTimeoutMs: number
   private controller?: AbortController
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
+  private fallbacks = new Map<string, PeerId>()
+  private readonly fallbackAttempts = new Map<string, FallbackAttempt>()
 
   constructor(components: RelayManagerComponents, init: RelayManagerInit) {
     super()
@@ -118,6 +144,7 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     this.retryMaxMs = init.retryMaxMs ?? DEFAULT_RELAY_RETRY_MAX_MS
     this.reserveTimeoutMs = init.reserveTimeoutMs ?? DEFAULT_RELAY_RESERVE_TIMEOUT_MS
     this.relays = (init.relays ?? []).map((str) => relayFromString(str))
+    onlyDialableObservedAddresses(components.addressManager)
   }
 
   getRelays(): RelayStatus[] {
@@ -137,6 +164,58 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
         return multiaddr(`${circuit}/p2p-circuit/webrtc/p2p/${target}`)
       })
       .filter((ma, index, all) => all.findIndex((other) => other.equals(ma)) === index)
+  }
+
+  setFallbackRelays(peers: PeerId[]): void {
+    this.fallbacks = new Map(peers.map((peer) => [peer.toString(), peer]))
+    for (const id of this.fallbackAttempts.keys()) {
+      if (!this.fallbacks.has(id)) this.fallbackAttempts.delete(id)
+    }
+    this.reserveOnFallbacks()
+  }
+
+  getFallbackRelays(): string[] {
+    return [...this.fallbackAttempts]
+      .filter(
+        ([id, attempt]) => attempt.granted === true && this.directConnection(id)?.id === attempt.connection
+      )
+      .map(([id]) => id)
+  }
+
+  /** While no configured relay holds a reservation, asks each directly connected fallback peer for one. */
+  private reserveOnFallbacks(): void {
+    if (this.controller == null || this.controller.signal.aborted) return
+    if (this.relays.some((relay) => relay.status.state === RelayState.Reserved)) return
+    const now = Date.now()
+    for (const [id, peer] of this.fallbacks) {
+      if (this.relays.some((relay) => relay.peerId === id)) continue
+      const direct = this.directConnection(id)
+      if (direct == null) continue
+      const last = this.fallbackAttempts.get(id)
+      if (last?.connection === direct.id) {
+        if (last.granted !== false || now - last.at < FALLBACK_RETRY_MS) continue
+      }
+      const attempt: FallbackAttempt = { connection: direct.id, at: now }
+      this.fallbackAttempts.set(id, attempt)
+      this.components.transportManager.listen([multiaddr(`/p2p/${peer.toString()}/p2p-circuit`)]).then(
+        () => {
+          attempt.granted = true
+          this.log('reserved on fallback relay %p', peer)
+        },
+        (err: unknown) => {
+          attempt.granted = false
+          this.log('fallback relay %p refused a reservation - %e', peer, err)
+        }
+      )
+    }
+  }
+
+  private directConnection(id: string): Connection | undefined {
+    const peer = this.fallbacks.get(id)
+    if (peer == null) return undefined
+    return this.components.connectionManager
+      .getConnections(peer)
+      .find((connection) => connection.limits == null && connection.status === 'open')
   }
 
   get [peerRoutingSymbol](): PeerRouting {
@@ -177,6 +256,7 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
+    this.fallbackAttempts.clear()
     for (const relay of this.relays) {
       relay.wake?.()
       this.update(relay, { state: RelayState.Stopped, nextAttemptAt: undefined })
@@ -196,6 +276,7 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     const direct = evt.detail
     if (direct.limits != null) return
     this.closeSignalingCircuits(direct, CIRCUIT_CLOSE_CHECKS)
+    if (this.fallbacks.has(direct.remotePeer.toString())) this.reserveOnFallbacks()
   }
 
   /**
@@ -302,7 +383,35 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     if (changed) {
       this.log('relay %s is %s', relay.peerId, next.state)
       this.safeDispatchEvent('relay:status', { detail: { ...next } })
+      // the last configured relay may just have gone: the fallbacks take over
+      if (next.state !== RelayState.Reserved) this.reserveOnFallbacks()
     }
+  }
+}
+
+/**
+ * circuit-relay-v2 adds the relay connection's remote address to every reservation it gets and confirms each, with
+ * `/p2p-circuit`, as an observed address of this peer. On a fallback relay that address is a WebRTC connection's:
+ * `/webrtc/p2p/<peer>`, on which libp2p 3's address manager throws (failing the listen although the reservation was
+ * made), or `<relay>/p2p-circuit/webrtc/p2p/<peer>`, which would advertise a circuit through a circuit and make the
+ * dead relay look reserved. Neither reaches this peer: only an IP or DNS address with one circuit is kept.
+ */
+function onlyDialableObservedAddresses(manager: AddressManager): void {
+  const confirm = manager.confirmObservedAddr.bind(manager)
+  const remove = manager.removeObservedAddr.bind(manager)
+  const dialable = (addr: Multiaddr): boolean => {
+    const names = addr.getComponents().map((c) => c.name)
+    return (
+      IP_OR_DOMAIN.matches(addr) &&
+      !names.includes('webrtc') &&
+      names.filter((name) => name === 'p2p-circuit').length <= 1
+    )
+  }
+  manager.confirmObservedAddr = (addr, options) => {
+    if (dialable(addr)) confirm(addr, options)
+  }
+  manager.removeObservedAddr = (addr) => {
+    if (dialable(addr)) remove(addr)
   }
 }
 

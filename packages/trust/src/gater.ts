@@ -4,11 +4,15 @@
  * WebRTC one, which skips the encryption stage (`denyInboundUpgradedConnection`). While this device holds an open
  * invite, a few strangers a minute may connect so a newcomer can redeem it; they can speak the invite protocol and
  * nothing else, because every room protocol handler checks membership again.
+ *
+ * A device that relays for others (`@kith/peer`'s `serveRelay`) does so for members only: a reservation
+ * (`denyInboundRelayReservation`) and a relayed connection through it (`denyOutboundRelayedConnection`, both ends)
+ * are refused to anyone else, strangers redeeming an invite and the peers `allow` lets in included.
  */
 import { TypedEventEmitter } from 'main-event'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 
-export type GaterHook = 'relayed' | 'encrypted' | 'upgraded'
+export type GaterHook = 'relayed' | 'encrypted' | 'upgraded' | 'reservation' | 'relay'
 
 export interface Denial {
   peer: PeerId
@@ -55,7 +59,10 @@ export class RoomGater extends TypedEventEmitter<RoomGaterEvents> {
     this.gater = {
       denyInboundRelayedConnection: (_relay, peer) => check('relayed')(peer),
       denyInboundEncryptedConnection: check('encrypted'),
-      denyInboundUpgradedConnection: check('upgraded')
+      denyInboundUpgradedConnection: check('upgraded'),
+      denyInboundRelayReservation: (peer) => this.denyRelaying(peer, 'reservation'),
+      denyOutboundRelayedConnection: (source, destination) =>
+        this.denyRelaying(source, 'relay') || this.denyRelaying(destination, 'relay')
     }
   }
 
@@ -74,6 +81,23 @@ export class RoomGater extends TypedEventEmitter<RoomGaterEvents> {
     )
   }
 
+  /**
+   * Relaying is for room members only: not strangers, not the peers `allow` lets connect (an app open to everyone
+   * would otherwise be an open relay), and nobody before the rooms are bound.
+   */
+  private denyRelaying(peer: PeerId, hook: GaterHook): boolean {
+    if (this.policy?.isMember(peer) === true) return false
+    this.denied(peer, hook, Date.now())
+    return true
+  }
+
+  private denied(peer: PeerId, hook: GaterHook, at: number): void {
+    const denial = { peer, hook, at }
+    this.denials.push(denial)
+    if (this.denials.length > 100) this.denials.shift()
+    this.safeDispatchEvent('denied', { detail: denial })
+  }
+
   private deny(peer: PeerId, hook: GaterHook): boolean {
     if (this.allows(peer)) return false
     const now = Date.now()
@@ -82,10 +106,7 @@ export class RoomGater extends TypedEventEmitter<RoomGaterEvents> {
       this.strangers.set(peer.toString(), now)
       return false
     }
-    const denial = { peer, hook, at: now }
-    this.denials.push(denial)
-    if (this.denials.length > 100) this.denials.shift()
-    this.safeDispatchEvent('denied', { detail: denial })
+    this.denied(peer, hook, now)
     return true
   }
 

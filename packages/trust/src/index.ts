@@ -134,4 +134,4 @@ export {
   meshGraph,
   MESH_PRUNE_AFTER_MS
 } from './rooms.ts'
-export type { MeshOptions, RoomsEvents, RoomsInit } from './rooms.ts'
+export type { FallbackRelays, MeshOptions, RoomsEvents, RoomsInit } from './rooms.ts'

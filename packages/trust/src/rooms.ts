@@ -28,6 +28,7 @@ import type { CreatedInvite, InviteOptions } from './room.ts'
 import type { Attestation, Topology, TopologyOptions } from './topology.ts'
 import type { ByteStore, Identity } from '@kith/identity'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 export const ROOM_PROTOCOL = '/kith/trust/room/1.0.0'
 /** One room-protocol message: the log's hashes, or a batch of entries. */
@@ -62,6 +63,19 @@ export interface RoomsInit {
    * carries nothing but pings, one connection a second. @default MESH_PRUNE_AFTER_MS (30 s)
    */
   meshPruneAfterMs?: number
+  /**
+   * Member devices relay for each other when no relay is reachable: pass `peer.services.relays` (`@kith/peer`, with
+   * `serveRelay` on and this gater). Every device then holds a reservation on the member devices it is linked to
+   * while its relays are down, and redials a mesh neighbour it lost through a member linked to both.
+   * @default no fallback: a link that drops while every relay is down stays down until a relay is back
+   */
+  fallbackRelays?: FallbackRelays
+}
+
+/** What `Rooms` needs of `@kith/peer`'s `RelayManager` to fall back on member devices as relays. */
+export interface FallbackRelays {
+  /** The peers to hold a reservation on while no configured relay holds one. */
+  setFallbackRelays(peers: PeerId[]): void
 }
 
 /** How long a member device whose dial failed is skipped over by the mesh. */
@@ -403,6 +417,46 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       for (const peer of this.connectedMembers(room)) void this.syncWith(room, peer)
     }
     this.pruneMesh()
+    this.updateFallbackRelays()
+  }
+
+  /** Every member device of every room may relay for this one (the relay manager uses those it is linked to). */
+  private updateFallbackRelays(): void {
+    const fallback = this.init.fallbackRelays
+    if (fallback == null) return
+    const devices = new Map<string, PeerId>()
+    for (const room of this.rooms.values()) {
+      if (room.me == null) continue
+      for (const device of room.otherDevices()) devices.set(device.toString(), device)
+    }
+    fallback.setFallbackRelays([...devices.values()])
+  }
+
+  /** Whether this device has a direct connection to one of its relays (it can signal through it). */
+  private relayReachable(): boolean {
+    const relays = new Set((this.init.relays?.() ?? []).map((r) => r.split('/p2p/').pop()))
+    return this.peer
+      .getConnections()
+      .some((c) => c.limits == null && c.status === 'open' && relays.has(c.remotePeer.toString()))
+  }
+
+  /**
+   * Circuits to `target` through member devices this device is linked to and `target` attests as its neighbours:
+   * while the relays are down those hold its fallback reservations.
+   */
+  private memberPaths(room: Room, target: PeerId): Multiaddr[] {
+    if (this.init.fallbackRelays == null) return []
+    const near = new Set(this.attestations.get(room.id)?.get(target.toString())?.peers ?? [])
+    const seen = new Set<string>()
+    const paths: Multiaddr[] = []
+    for (const connection of this.peer.getConnections()) {
+      const via = connection.remotePeer
+      const id = via.toString()
+      if (connection.limits != null || !near.has(id) || seen.has(id) || !room.isMemberDevice(via)) continue
+      seen.add(id)
+      paths.push(multiaddr(`/p2p/${id}/p2p-circuit/webrtc/p2p/${target.toString()}`))
+    }
+    return paths
   }
 
   private pruneMesh(): void {
@@ -509,10 +563,13 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
 
   private connectMembers(room: Room): void {
     if (room.me == null || this.meshPaused) return
+    const viaMembers = !this.relayReachable()
     for (const peer of this.meshOf(room)) {
       if (this.peer.getConnections(peer).length > 0) continue
+      // with the relays down, a neighbour is reached through a member linked to both (`fallbackRelays`)
+      const paths = viaMembers ? this.memberPaths(room, peer) : []
       void this.peer
-        .dial(peer, { signal: AbortSignal.timeout(DEFAULT_SYNC_TIMEOUT_MS) })
+        .dial(paths.length > 0 ? paths : peer, { signal: AbortSignal.timeout(DEFAULT_SYNC_TIMEOUT_MS) })
         .then(() => this.unreachable.delete(peer.toString()))
         .catch(() => {
           // a dial that lost to the peer's own dial of this device (the duplicate is closed) is no failure
@@ -531,8 +588,10 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       const members = new Set(room.otherDevices().map((p) => p.toString()))
       // a member who came or went moves the ring: dial the new neighbours now rather than at the next tick, so the
       // mesh is whole before people edit (at 8 members a tick's wait had a fifth of the mesh links opening mid-edit)
-      if (members.size !== before.members.size || [...members].some((m) => !before.members.has(m)))
+      if (members.size !== before.members.size || [...members].some((m) => !before.members.has(m))) {
         this.connectMembers(room)
+        this.updateFallbackRelays()
+      }
       before.members = members
       for (const peer of this.connectedMembers(room)) void this.syncWith(room, peer)
     })

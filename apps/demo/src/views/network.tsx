@@ -95,6 +95,27 @@ export function NetworkView({ view }: { view: NodeView }) {
             ))}
           </tbody>
         </table>
+        {!view.reachable && (
+          <p data-testid="fallback-relays" data-count={view.fallbackRelays.length}>
+            {view.fallbackRelays.length > 0 ? (
+              <>
+                No relay is reachable, so room members relay the signaling instead: a member linked to one of{' '}
+                {view.fallbackRelays.map((f, i) => (
+                  <>
+                    {i > 0 && ', '}
+                    <strong title={f.peer}>{f.name ?? short(f.peer)}</strong>
+                  </>
+                ))}{' '}
+                can reconnect to this device through them.
+              </>
+            ) : (
+              <span class="muted">
+                No relay is reachable, and no room member is linked to this device to relay for it: connections
+                that are up stay up, a lost one waits for a relay or a member.
+              </span>
+            )}
+          </p>
+        )}
       </section>
 
       <section class="card">
