@@ -173,7 +173,7 @@ test.describe('shared documents in a room', () => {
       const kith = (window as unknown as { kith: { peer: any; rooms: any } }).kith
       const room = kith.rooms.list()[0]
       const relays = kith.peer.services.relays
-      for (const deadline = Date.now() + 30_000; relays.getFallbackRelays().length === 0; ) {
+      for (const deadline = Date.now() + 30_000; relays.getFallbackRelays().length === 0;) {
         if (Date.now() > deadline) throw new Error('no member holds a reservation for alice')
         await new Promise((resolve) => setTimeout(resolve, 100))
       }

@@ -110,8 +110,8 @@ export function NetworkView({ view }: { view: NodeView }) {
               </>
             ) : (
               <span class="muted">
-                No relay is reachable, and no room member is linked to this device to relay for it: connections
-                that are up stay up, a lost one waits for a relay or a member.
+                No relay is reachable, and no room member is linked to this device to relay for it:
+                connections that are up stay up, a lost one waits for a relay or a member.
               </span>
             )}
           </p>
