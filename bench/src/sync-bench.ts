@@ -5,7 +5,9 @@
 //     lost, or the room does not form.
 //   - messages and bytes per edit: counted at RTCDataChannel.send in every page while the edits run.
 //   - join → synced: a newcomer joins a room whose document holds 100 KB, 1 MB or 10 MB of text.
+//   - idle CPU: what every Chromium process together used while the formed room sat idle, per page.
 import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,6 +31,7 @@ const JOIN_ROUNDS = Number(process.env.BENCH_JOIN_ROUNDS ?? 3)
 const YW_JOIN_LIMIT_MS = 15_000
 const KITH_JOIN_LIMIT_MS = 30_000
 const FORM_TIMEOUT_MS = 60_000
+const PAGE_LOAD_TIMEOUT_MS = 120_000
 const LATENCY_LIMIT_MS = 1_000
 /**
  * `BENCH_LIVENESS_MS`, `BENCH_LIVENESS_TIMEOUT_MS`: the Kith pages' liveness pings (default: @kith/peer's);
@@ -46,6 +49,10 @@ const PAGE_OPTIONS = {
   ...(process.env.BENCH_ATTEST_MS != null ? { attestIntervalMs: Number(process.env.BENCH_ATTEST_MS) } : {})
 }
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5_000)
+/** `BENCH_IDLE_MS`: how long a formed room sits idle while the browser's CPU use is sampled (0: not sampled). */
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000)
+/** Linux's clock ticks per second (`getconf CLK_TCK`), the unit of /proc/<pid>/stat's CPU times. */
+const CLOCK_TICKS = 100
 const SYNC_PROTOCOL = '/kith/bench/sync/1.0.0'
 /** `BENCH_PROFILE=<i>`: a CPU profile of peer i while the edits run, summarised by self time (with BENCH_MINIFY=0). */
 const PROFILE = process.env.BENCH_PROFILE != null ? Number(process.env.BENCH_PROFILE) : undefined
@@ -83,6 +90,8 @@ export interface SizeResult {
   perEdit?: { sync: WireCount; room?: WireCount; all: WireCount }
   /** Direct links per peer (Kith: sync links; y-webrtc: WebRTC connections). */
   links?: number
+  /** Percent of one core the browser used per page while the formed room sat idle. */
+  idleCpu?: number
 }
 
 export interface JoinResult {
@@ -164,7 +173,9 @@ async function openPeer(env: Env): Promise<Peer> {
   const context = await env.browser.newContext()
   await context.addInitScript(wireCounter)
   const page = await context.newPage()
-  await page.goto(env.url)
+  // a page loads slowly on a saturated machine (the 44th page of a room took over 30 s, Playwright's default):
+  // what is measured is the room, not the page load
+  await page.goto(env.url, { timeout: PAGE_LOAD_TIMEOUT_MS })
   const call: Call = async (method, ...args) =>
     page.evaluate(
       ([m, a]) => {
@@ -423,6 +434,7 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
       const started = Date.now()
       const adds: number[] = []
       const admitted = system.admissions?.length ?? 0
+      let idleCpu: number | undefined
       try {
         while (peers.length < size) {
           env.progress(`${system.name}: room of ${size}, adding peer ${peers.length + 1}…`)
@@ -434,6 +446,7 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
         await until(async () => system.formed(peers), FORM_TIMEOUT_MS, `a room of ${size} forming`)
         // the mesh moves as the room grows: let the last newcomer's dials finish before timing edits
         await pause(SETTLE_MS)
+        idleCpu = await idleCpuPerPage(peers.length)
         const warm = `warm-${size}`
         await peers[0]?.call('edit', warm)
         const reached = await Promise.all(peers.map(async (p) => p.call('waitKey', warm, FORM_TIMEOUT_MS)))
@@ -458,6 +471,7 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
           : {}),
         ...measured,
         links: links.reduce((a, b) => a + b, 0) / links.length,
+        ...(idleCpu != null ? { idleCpu } : {}),
         ...(churnBefore != null && churnAfter != null
           ? {
               churn: {
@@ -475,6 +489,35 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
     await closeAll(peers)
   }
   return results
+}
+
+/** CPU seconds every Chromium process of the machine (browser, GPU, renderers, utilities) has used so far. */
+function chromiumCpuSeconds(): number {
+  let ticks = 0
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const close = stat.lastIndexOf(')')
+      if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('chromium')) continue
+      // after "pid (comm) ": state, ppid, …; utime and stime are the 12th and 13th
+      const fields = stat.slice(close + 2).split(' ')
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      // the process ended while being read
+    }
+  }
+  return ticks / CLOCK_TICKS
+}
+
+/** Percent of one core the browser uses per page over `IDLE_MS` of an idle room; undefined when not sampled. */
+async function idleCpuPerPage(pages: number): Promise<number | undefined> {
+  if (IDLE_MS <= 0) return undefined
+  const cpu = chromiumCpuSeconds()
+  const started = Date.now()
+  await pause(IDLE_MS)
+  const seconds = (Date.now() - started) / 1000
+  return ((chromiumCpuSeconds() - cpu) / seconds / pages) * 100
 }
 
 async function kithJoins(env: Env, bytes: number): Promise<JoinResult> {
@@ -637,6 +680,14 @@ export function renderSync(f: SyncFigures): string {
     const y = f.yWebrtc.sizes.find((r) => r.peers === n)
     return [`links per peer · growing the room to ${n} took`, linkCell(k), linkCell(y), '']
   })
+  const idleRows = sizesTried.map((n) => {
+    const k = f.kith.sizes.find((r) => r.peers === n)
+    const y = f.yWebrtc.sizes.find((r) => r.peers === n)
+    const cell = (r: SizeResult | undefined): string =>
+      r?.idleCpu != null ? `${fixed(r.idleCpu, 1)} % of a core` : '—'
+    const r = k?.idleCpu != null && y?.idleCpu != null ? `${fixed(k.idleCpu / y.idleCpu, 2)}×` : ''
+    return [`idle CPU per page (browser total ÷ pages), ${n} peers`, cell(k), cell(y), r]
+  })
   const joinRows = JOIN_BYTES.map((bytes) => {
     const k = f.kith.joins.find((j) => j.bytes === bytes)
     const y = f.yWebrtc.joins.find((j) => j.bytes === bytes)
@@ -654,6 +705,7 @@ export function renderSync(f: SyncFigures): string {
         ...rows,
         ...wireRows,
         ...linkRows,
+        ...idleRows,
         ['largest room with median latency ≤ 1 s', largest(f.kith.sizes), largest(f.yWebrtc.sizes), ''],
         ...joinRows
       ]

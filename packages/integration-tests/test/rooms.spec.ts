@@ -81,7 +81,12 @@ describe('rooms over real peers and a real relay', () => {
     name: string,
     relay: string,
     listen = ['/webrtc'],
-    mesh: { attestIntervalMs?: number; meshDegree?: number; meshPruneAfterMs?: number } = {}
+    mesh: {
+      attestIntervalMs?: number
+      meshDegree?: number
+      fullMeshUpTo?: number
+      meshPruneAfterMs?: number
+    } = {}
   ): Promise<Member> {
     const identity = await createIdentity({ deviceName: name })
     const gater = new RoomGater()
@@ -212,7 +217,7 @@ describe('rooms over real peers and a real relay', () => {
     const relay = await RelayFixture.start()
     relays.push(relay)
     // no tick during the test: only the room's change can make the dials
-    const mesh = { attestIntervalMs: 600_000, meshDegree: 2 }
+    const mesh = { attestIntervalMs: 600_000, meshDegree: 2, fullMeshUpTo: 2 }
     const alice = await member('alice', relay.addr, ['/webrtc'], mesh)
     const bob = await member('bob', relay.addr, ['/webrtc'], mesh)
     const carol = await member('carol', relay.addr, ['/webrtc'], mesh)
@@ -304,7 +309,7 @@ describe('rooms over real peers and a real relay', () => {
   it('closes the connections an inviter holds to members that are not its mesh neighbours, and keeps the others', async () => {
     const relay = await RelayFixture.start()
     relays.push(relay)
-    const mesh = { attestIntervalMs: 500, meshDegree: 2, meshPruneAfterMs: 2_000 }
+    const mesh = { attestIntervalMs: 500, meshDegree: 2, fullMeshUpTo: 2, meshPruneAfterMs: 2_000 }
     const host = await member('host', relay.addr, ['/webrtc'], mesh)
     const guests = [
       await member('g1', relay.addr, ['/webrtc'], mesh),

@@ -68,7 +68,7 @@ describe('shared documents over real peers and a real relay', () => {
       gater,
       relays: () => [relay.addr],
       attestIntervalMs: 1_000,
-      ...(meshDegree != null ? { meshDegree } : {})
+      ...(meshDegree != null ? { meshDegree, fullMeshUpTo: meshDegree } : {})
     })
     await rooms.start()
     await reserved(peer)

@@ -344,7 +344,10 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       for (const to of attestation.peers) reported.add(`${from}\n${to}`)
     }
     const devices = room.state.members.flatMap((m) => m.devices.map((d) => d.deviceId.toString()))
-    const graph = meshGraph(id, devices, { degree: this.init.rooms.meshDegree })
+    const graph = meshGraph(id, devices, {
+      degree: this.init.rooms.meshDegree,
+      fullMesh: this.init.rooms.fullMeshUpTo
+    })
     const up = new Map<string, Set<string>>()
     // a link is down if either end's fresh attestation leaves it out; with no fresh word from either, it is up
     const shown = (a: string, b: string): boolean => !attested.has(a) || reported.has(`${a}\n${b}`)

@@ -106,14 +106,31 @@ function openMessage(
   return read.map(decode(plain, maxBytes), 'sealed message')
 }
 
+/** What went wrong with a read, in words: libp2p reports a read cut short by its signal as an AggregateError. */
+function failure(err: unknown): string {
+  const inner = err instanceof AggregateError ? (err.errors.at(-1) as unknown) : err
+  const name = inner instanceof Error ? inner.name : ''
+  if (name === 'TimeoutError' || name === 'AbortError') return 'it took too long (the exchange timed out)'
+  return inner instanceof Error ? inner.message : String(inner)
+}
+
 async function receive(
   channel: Channel,
   what: string,
   maxBytes = MAX_HANDSHAKE_MESSAGE_BYTES
 ): Promise<Record<string, unknown>> {
+  let bytes: Uint8Array
+  try {
+    bytes = await channel.read()
+  } catch (err: unknown) {
+    // the stream ended, was reset or timed out: say so, rather than call what never came malformed
+    throw new InviteError('PROTOCOL', `no ${what} came from the other device: ${failure(err)}`, {
+      cause: err
+    })
+  }
   let map: Record<string, unknown>
   try {
-    map = read.map(decode(await channel.read(), maxBytes), what)
+    map = read.map(decode(bytes, maxBytes), what)
   } catch (err: unknown) {
     throw new InviteError('PROTOCOL', `malformed ${what}: ${(err as Error).message}`, { cause: err })
   }

@@ -36,6 +36,8 @@ export const MAX_ROOM_MESSAGE_BYTES = MAX_WELCOME_BYTES
 export const DEFAULT_SYNC_TIMEOUT_MS = 10_000
 export const DEFAULT_ATTEST_INTERVAL_MS = 10_000
 export const DEFAULT_MESH_DEGREE = 4
+/** A room of up to 8 devices is a full mesh: every edit goes straight from its author to everyone, unsigned. */
+export const DEFAULT_FULL_MESH_UP_TO = 7
 const MAX_STORED_BYTES = 64 * 1024 * 1024
 const MAX_CHECKED_ATTESTATIONS = 16_384
 
@@ -53,11 +55,16 @@ export interface RoomsInit {
   /** @default 30_000 */
   inviteTimeoutMs?: number
   /**
-   * The mesh: with up to this many other member devices every device dials every other (full mesh). Past it, each
-   * device dials `⌊meshDegree / 2⌋` others on a ring ordered by hash (its successor and chords at distances
-   * n^(k/dials)), so each keeps about `meshDegree` links and any two are about √n hops apart (two dials). @default 4
+   * The partial mesh, past `fullMeshUpTo`: each device dials `⌊meshDegree / 2⌋` others on a ring ordered by hash
+   * (its successor and chords at distances n^(k/dials)), so each keeps about `meshDegree` links and any two are about
+   * √n hops apart (two dials). @default 4
    */
   meshDegree?: number
+  /**
+   * With up to this many other member devices every device dials every other (a full mesh): an edit then goes from
+   * its author to everyone in one hop, unsigned (`@kith/sync`). Never below `meshDegree`. @default 7 (8 devices)
+   */
+  fullMeshUpTo?: number
   /**
    * A connection to a member device that is no mesh neighbour in any shared room is closed once it is this old and
    * carries nothing but pings, one connection a second. @default MESH_PRUNE_AFTER_MS (30 s)
@@ -78,6 +85,8 @@ export interface FallbackRelays {
   setFallbackRelays(peers: PeerId[]): void
 }
 
+/** A relayed circuit this young may still carry a peer's WebRTC negotiation: no dial of our own over it yet. */
+const SIGNALING_GRACE_MS = 20_000
 /** How long a member device whose dial failed is skipped over by the mesh. */
 const UNREACHABLE_MS = 30_000
 /**
@@ -99,11 +108,12 @@ function meshRing(room: string, devices: string[]): string[] {
 function ringTargets(
   ring: string[],
   me: string,
-  degree: number,
+  sizes: { degree: number; full: number },
   unreachable: (device: string) => boolean
 ): string[] {
+  const { degree, full } = sizes
   const n = ring.length
-  if (n - 1 <= degree) return ring.filter((d) => d !== me)
+  if (n - 1 <= full) return ring.filter((d) => d !== me)
   const at = ring.indexOf(me)
   const dials = Math.max(1, Math.floor(degree / 2))
   const targets = new Set<string>()
@@ -121,8 +131,12 @@ function ringTargets(
 }
 
 export interface MeshOptions {
-  /** Links per device past which the mesh is partial (`RoomsInit.meshDegree`). */
+  /** Links per device in a partial mesh (`RoomsInit.meshDegree`). */
   degree: number
+  /**
+   * Up to this many other devices every device links to every other (`RoomsInit.fullMeshUpTo`). @default `degree`
+   */
+  fullMesh?: number
   /** Devices to skip when choosing whom to dial. @default none */
   unreachable?: (device: string) => boolean
 }
@@ -133,10 +147,15 @@ export interface MeshOptions {
  */
 export function meshTargets(room: string, me: string, devices: string[], options: MeshOptions): string[] {
   const others = devices.filter((d) => d !== me)
-  if (others.length <= options.degree) return others
-  const plan = meshPlan(room, [...others, me], options.degree)
+  const full = fullMeshOf(options)
+  if (others.length <= full) return others
+  const plan = meshPlan(room, [...others, me], options.degree, full)
   if (options.unreachable == null) return plan.targets.get(me) ?? []
-  return ringTargets(plan.ring, me, options.degree, options.unreachable)
+  return ringTargets(plan.ring, me, { degree: options.degree, full }, options.unreachable)
+}
+
+function fullMeshOf(options: Pick<MeshOptions, 'degree' | 'fullMesh'>): number {
+  return Math.max(options.degree, options.fullMesh ?? options.degree)
 }
 
 /**
@@ -146,8 +165,9 @@ export function meshTargets(room: string, me: string, devices: string[], options
  */
 export function meshNeighbours(room: string, me: string, devices: string[], options: MeshOptions): string[] {
   const others = devices.filter((d) => d !== me)
-  if (others.length <= options.degree) return others
-  const plan = meshPlan(room, [...others, me], options.degree)
+  const full = fullMeshOf(options)
+  if (others.length <= full) return others
+  const plan = meshPlan(room, [...others, me], options.degree, full)
   const neighbours = new Set(meshTargets(room, me, devices, options))
   for (const other of plan.graph.get(me) ?? []) {
     if (plan.targets.get(other)?.includes(me) === true) neighbours.add(other)
@@ -167,15 +187,15 @@ interface MeshPlan {
 const plans = new Map<string, { key: string; plan: MeshPlan }>()
 const PLANS_KEPT = 64
 
-function meshPlan(room: string, devices: string[], degree: number): MeshPlan {
+function meshPlan(room: string, devices: string[], degree: number, full: number): MeshPlan {
   const unique = [...new Set(devices)]
-  const key = `${degree} ${[...unique].sort().join(' ')}`
+  const key = `${degree} ${full} ${[...unique].sort().join(' ')}`
   const cached = plans.get(room)
   if (cached?.key === key) return cached.plan
   const ring = meshRing(room, unique)
   const plan: MeshPlan = { ring, targets: new Map(), graph: new Map(ring.map((d) => [d, new Set<string>()])) }
   for (const device of ring) {
-    const targets = ringTargets(ring, device, degree, () => false)
+    const targets = ringTargets(ring, device, { degree, full }, () => false)
     plan.targets.set(device, targets)
     for (const target of targets) {
       plan.graph.get(device)?.add(target)
@@ -194,9 +214,9 @@ function meshPlan(room: string, devices: string[], degree: number): MeshPlan {
 export function meshGraph(
   room: string,
   devices: string[],
-  options: Pick<MeshOptions, 'degree'>
+  options: Pick<MeshOptions, 'degree' | 'fullMesh'>
 ): ReadonlyMap<string, ReadonlySet<string>> {
-  return meshPlan(room, devices, options.degree).graph
+  return meshPlan(room, devices, options.degree, fullMeshOf(options)).graph
 }
 
 export interface RoomsEvents {
@@ -537,6 +557,11 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     return this.init.meshDegree ?? DEFAULT_MESH_DEGREE
   }
 
+  /** Up to how many other devices the mesh is full (see `RoomsInit.fullMeshUpTo`). */
+  get fullMeshUpTo(): number {
+    return Math.max(this.meshDegree, this.init.fullMeshUpTo ?? DEFAULT_FULL_MESH_UP_TO)
+  }
+
   /**
    * The member devices this device and they agree to keep links with in `room`: those it dials (`meshOf`) and those
    * whose own rule dials it. Sync links follow these.
@@ -556,6 +581,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     const now = Date.now()
     const chosen = rule(room.id, this.peer.peerId.toString(), [...byId.keys()], {
       degree: this.meshDegree,
+      fullMesh: this.fullMeshUpTo,
       unreachable: (d) => now - (this.unreachable.get(d) ?? -Infinity) < UNREACHABLE_MS
     })
     return chosen.map((t) => byId.get(t) as PeerId)
@@ -564,8 +590,12 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   private connectMembers(room: Room): void {
     if (room.me == null || this.meshPaused) return
     const viaMembers = !this.relayReachable()
+    const now = Date.now()
     for (const peer of this.meshOf(room)) {
-      if (this.peer.getConnections(peer).length > 0) continue
+      // a direct link is up, or a relayed circuit is young enough that the peer may still be signaling over it; an
+      // old circuit (a dial through it that failed) must not keep this device from dialing
+      const connections = this.peer.getConnections(peer)
+      if (connections.some((c) => c.limits == null || now - c.timeline.open < SIGNALING_GRACE_MS)) continue
       // with the relays down, a neighbour is reached through a member linked to both (`fallbackRelays`)
       const paths = viaMembers ? this.memberPaths(room, peer) : []
       void this.peer

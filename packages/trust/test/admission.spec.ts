@@ -110,6 +110,27 @@ describe('invite exchange', () => {
     await expect(answered).rejects.toMatchObject({ code: 'INVITE_EXPIRED' })
   })
 
+  it('a reply that never comes is reported as such, not as a malformed message', async () => {
+    const room = await Room.create(alice, 'Trip')
+    const created = room.createInvite({ relays: [], base: BASE })
+    const timedOut = Object.assign(new Error('The operation timed out'), { name: 'TimeoutError' })
+    // the inviter's device reads the newcomer's first message, then the stream is cut by the exchange's deadline
+    const silent = {
+      read: async () => Promise.reject(new AggregateError([timedOut], 'All promises were rejected')),
+      write: async () => Promise.resolve()
+    }
+    const err = await redeemInvite(silent, {
+      invite: readInviteLink(created.link),
+      pin: created.pin,
+      identity: bob
+    })
+      .then(() => undefined)
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(InviteError)
+    expect(err).toMatchObject({ code: 'PROTOCOL' })
+    expect((err as Error).message).toMatch(/^no .* came from the other device: it took too long/)
+  })
+
   it('an unknown invite or room gets INVITE_UNKNOWN', async () => {
     const room = await Room.create(alice, 'Trip')
     const other = await Room.create(alice, 'Other')

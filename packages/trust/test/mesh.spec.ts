@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { meshGraph, meshNeighbours, meshTargets } from '../src/rooms.ts'
 
-function graph(room: string, devices: string[], degree: number): Map<string, Set<string>> {
+function graph(room: string, devices: string[], degree: number, fullMesh?: number): Map<string, Set<string>> {
   const edges = new Map(devices.map((d) => [d, new Set<string>()]))
   for (const me of devices) {
-    for (const target of meshTargets(room, me, devices, { degree })) {
+    for (const target of meshTargets(room, me, devices, { degree, fullMesh })) {
       edges.get(me)?.add(target)
       edges.get(target)?.add(me)
     }
@@ -46,6 +46,23 @@ describe('the room mesh', () => {
       expect(degrees.reduce((a, b) => a + b, 0) / n).toBeLessThanOrEqual(4)
       expect(Math.max(...degrees)).toBeLessThanOrEqual(10)
     }
+  })
+
+  it('is a full mesh up to fullMesh other devices, then the same partial mesh as its degree alone gives', () => {
+    for (let n = 2; n <= 24; n++) {
+      const devices = Array.from({ length: n }, (_, i) => `device-${i}`)
+      const edges = graph(`room-${n}`, devices, 4, 7)
+      const degrees = [...edges.values()].map((e) => e.size)
+      if (n <= 8) {
+        expect(Math.min(...degrees)).toBe(n - 1)
+        continue
+      }
+      expect(edges).toEqual(graph(`room-${n}`, devices, 4))
+      expect(meshGraph(`room-${n}`, devices, { degree: 4, fullMesh: 7 })).toEqual(edges)
+    }
+    // never below the degree
+    const six = Array.from({ length: 6 }, (_, i) => `device-${i}`)
+    expect(graph('room', six, 6, 2)).toEqual(graph('room', six, 6))
   })
 
   it('skips a device that was just unreachable and still reaches the others', () => {
