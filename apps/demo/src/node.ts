@@ -260,6 +260,7 @@ export class DemoNode {
       peer.addEventListener(event, changed)
     }
     peer.services.relays.addEventListener('relay:status', changed)
+    peer.services.relays.addEventListener('relay:fallbacks', changed)
     node.chat.subscribe(changed)
     // round-trip times and "retrying in" countdowns move on their own
     node.timer = setInterval(changed, 1_000)

@@ -37,7 +37,7 @@ describe('shared documents when a relay dies', () => {
       members.flatMap((m): Array<[EventTarget, readonly string[]]> => [
         [m.sync, ['status']],
         [m.peer, ['connection:open', 'connection:close']],
-        [m.peer.services.relays, ['relay:status']]
+        [m.peer.services.relays, ['relay:status', 'relay:fallbacks']]
       ]),
       predicate,
       ms,
@@ -190,7 +190,7 @@ describe('shared documents when a relay dies', () => {
 
     // an open invite lets a stranger connect, to redeem it
     alice.rooms.invite(room, { base: 'https://app.example/' })
-    const stranger = await startPeer({ listen: ['/webrtc'], dialAttempts: 1 })
+    const stranger = await startPeer({ listen: ['/webrtc'] })
     strangers.push(stranger)
     const denials: string[] = []
     alice.gater.addEventListener('denied', (event) => {

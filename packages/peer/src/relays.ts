@@ -55,6 +55,8 @@ export interface RelayStatus {
 export interface RelayManagerEvents {
   /** A relay's state changed. */
   'relay:status': CustomEvent<RelayStatus>
+  /** The fallback peers holding a reservation for this peer changed (`getFallbackRelays()`, as the detail). */
+  'relay:fallbacks': CustomEvent<string[]>
 }
 
 export interface RelayManagerInit {
@@ -201,6 +203,7 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
         () => {
           attempt.granted = true
           this.log('reserved on fallback relay %p', peer)
+          this.safeDispatchEvent('relay:fallbacks', { detail: this.getFallbackRelays() })
         },
         (err: unknown) => {
           attempt.granted = false
@@ -237,6 +240,7 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     this.components.events.addEventListener('peer:disconnect', this.onChange)
     this.components.events.addEventListener('self:peer:update', this.onChange)
     this.components.events.addEventListener('connection:open', this.onConnectionOpen)
+    this.components.events.addEventListener('connection:close', this.onConnectionClose)
   }
 
   afterStart(): void {
@@ -254,6 +258,7 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     this.components.events.removeEventListener('peer:disconnect', this.onChange)
     this.components.events.removeEventListener('self:peer:update', this.onChange)
     this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
+    this.components.events.removeEventListener('connection:close', this.onConnectionClose)
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
     this.fallbackAttempts.clear()
@@ -265,6 +270,13 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
 
   private readonly onChange = (): void => {
     for (const relay of this.relays) relay.wake?.()
+  }
+
+  /** A reservation on a fallback lives as long as its connection: say when one went with it. */
+  private readonly onConnectionClose = (evt: CustomEvent<Connection>): void => {
+    const attempt = this.fallbackAttempts.get(evt.detail.remotePeer.toString())
+    if (attempt?.granted !== true || attempt.connection !== evt.detail.id) return
+    this.safeDispatchEvent('relay:fallbacks', { detail: this.getFallbackRelays() })
   }
 
   /**
