@@ -173,9 +173,16 @@ test.describe('shared documents in a room', () => {
       const kith = (window as unknown as { kith: { peer: any; rooms: any } }).kith
       const room = kith.rooms.list()[0]
       const relays = kith.peer.services.relays
-      for (const deadline = Date.now() + 30_000; relays.getFallbackRelays().length === 0;) {
-        if (Date.now() > deadline) throw new Error('no member holds a reservation for alice')
-        await new Promise((resolve) => setTimeout(resolve, 100))
+      if (relays.getFallbackRelays().length === 0) {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no member holds a reservation for alice')), 30_000)
+          relays.addEventListener('relay:fallbacks', function granted(event: CustomEvent<string[]>) {
+            if (event.detail.length === 0) return
+            clearTimeout(timer)
+            relays.removeEventListener('relay:fallbacks', granted)
+            resolve()
+          })
+        })
       }
       const direct = (peer: unknown): boolean =>
         kith.peer.getConnections(peer).some((c: { limits?: unknown }) => c.limits == null)
