@@ -452,9 +452,14 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     fallback.setFallbackRelays([...devices.values()])
   }
 
+  /** The peer ids of this device's relays (`RoomsInit.relays`). */
+  private relayIds(): Set<string | undefined> {
+    return new Set((this.init.relays?.() ?? []).map((r) => r.split('/p2p/').pop()))
+  }
+
   /** Whether this device has a direct connection to one of its relays (it can signal through it). */
   private relayReachable(): boolean {
-    const relays = new Set((this.init.relays?.() ?? []).map((r) => r.split('/p2p/').pop()))
+    const relays = this.relayIds()
     return this.peer
       .getConnections()
       .some((c) => c.limits == null && c.status === 'open' && relays.has(c.remotePeer.toString()))
@@ -512,7 +517,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   }
 
   private attest(room: Room): void {
-    const relays = new Set((this.init.relays?.() ?? []).map((r) => r.split('/p2p/').pop()))
+    const relays = this.relayIds()
     const peers = this.peer
       .getConnections()
       .filter((c) => c.limits == null && !relays.has(c.remotePeer.toString()))
