@@ -53,9 +53,15 @@ const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5_000)
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000)
 /** Linux's clock ticks per second (`getconf CLK_TCK`), the unit of /proc/<pid>/stat's CPU times. */
 const CLOCK_TICKS = 100
-const SYNC_PROTOCOL = '/kith/bench/sync/1.0.0'
+const SYNC_PROTOCOL = '/kith/bench/sync/2.0.0'
 /** `BENCH_PROFILE=<i>`: a CPU profile of peer i while the edits run, summarised by self time (with BENCH_MINIFY=0). */
 const PROFILE = process.env.BENCH_PROFILE != null ? Number(process.env.BENCH_PROFILE) : undefined
+/**
+ * `BENCH_TRACE=1`: where an edit's time goes between the author and its first receiver (peer 1): the author's work
+ * until its first data channel send, the data channel, and the receiver's work from the message's arrival until the
+ * edit is in its document (medians; other traffic in the same window can blur a stage).
+ */
+const TRACE = process.env.BENCH_TRACE === '1'
 
 /** Direct connections opened and closed, and how many of them were to mesh neighbours in the probed room. */
 export interface Churn {
@@ -131,6 +137,15 @@ function wireCounter(): void {
   const protocolOf = new WeakMap<RTCDataChannel, string>()
   const seen = new WeakMap<RTCDataChannel, number>()
   const decoder = new TextDecoder()
+  // when each data channel message was sent and arrived (BENCH_TRACE's breakdown of an edit's path)
+  const MAX_STAMPS = 20_000
+  const stamps = { sends: [] as number[], arrivals: [] as number[] }
+  const stamp = (channel: RTCDataChannel): void => {
+    channel.addEventListener('message', () => {
+      if (stamps.arrivals.length < MAX_STAMPS)
+        stamps.arrivals.push(performance.timeOrigin + performance.now())
+    })
+  }
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the channel as `this` below
   const send = RTCDataChannel.prototype.send
   RTCDataChannel.prototype.send = function (this: RTCDataChannel, data: never) {
@@ -159,9 +174,26 @@ function wireCounter(): void {
     const entry = (counts.byProtocol[key] ??= { messages: 0, bytes: 0 })
     entry.messages++
     entry.bytes += bytes
+    if (stamps.sends.length < MAX_STAMPS) stamps.sends.push(performance.timeOrigin + performance.now())
     return send.call(this, data)
   }
-  Object.assign(window, { wire: counts })
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the connection as `this` below
+  const createDataChannel = RTCPeerConnection.prototype.createDataChannel
+  RTCPeerConnection.prototype.createDataChannel = function (this: RTCPeerConnection, ...args) {
+    const channel = createDataChannel.apply(this, args)
+    stamp(channel)
+    return channel
+  }
+  const Connection = RTCPeerConnection
+  window.RTCPeerConnection = class extends Connection {
+    constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
+      super(...args)
+      this.addEventListener('datachannel', (event) => {
+        stamp(event.channel)
+      })
+    }
+  }
+  Object.assign(window, { wire: counts, stamps })
 }
 
 interface Wire {
@@ -356,6 +388,11 @@ async function measureEdits(peers: Peer[], size: number): Promise<Omit<SizeResul
   const arrived = await Promise.all(
     others.map(async (p) => (await p.call('arrivals', keys)) as Record<string, number>)
   )
+  if (TRACE && others[0] != null) {
+    process.stderr.write(
+      `\nedit path at ${size} peers, ${await trace(first, others[0], sent, arrived[0] ?? {})}\n`
+    )
+  }
   const latencies: number[] = []
   let lost = 0
   for (const [key, at] of sent) {
@@ -375,6 +412,37 @@ async function measureEdits(peers: Peer[], size: number): Promise<Omit<SizeResul
       all: minus(after.all, before.all, EDITS)
     }
   }
+}
+
+/** BENCH_TRACE's breakdown of each edit's path from `author` to `receiver`, by its data channel stamps. */
+async function trace(
+  author: Peer,
+  receiver: Peer,
+  sent: Map<string, number>,
+  arrived: Record<string, number>
+): Promise<string> {
+  type Stamps = { sends: number[]; arrivals: number[] }
+  const stampsOf = async (peer: Peer): Promise<Stamps> =>
+    peer.page.evaluate(() => (window as unknown as { stamps: Stamps }).stamps)
+  const { sends } = await stampsOf(author)
+  const { arrivals } = await stampsOf(receiver)
+  const firstAfter = (times: number[], t: number): number | undefined => times.find((x) => x >= t)
+  const stages = { author: [] as number[], channel: [] as number[], receiver: [] as number[] }
+  for (const [key, at] of sent) {
+    const out = firstAfter(sends, at)
+    const landed = arrived[key]
+    if (out == null || landed == null) continue
+    const inbound = firstAfter(arrivals, out)
+    if (inbound == null || inbound > landed) continue
+    stages.author.push(out - at)
+    stages.channel.push(inbound - out)
+    stages.receiver.push(landed - inbound)
+  }
+  const median = (xs: number[]): string => fixed(summarize(xs).median, 3)
+  return (
+    `${stages.author.length} edits (medians, ms): author ${median(stages.author)}` +
+    ` · data channel ${median(stages.channel)} · receiver ${median(stages.receiver)}`
+  )
 }
 
 interface CpuProfile {

@@ -2,8 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createIdentity, decode, encode } from '@kith/identity'
-import { FileDocStore, MAX_FRAME_BYTES, Sync, updateSigningInput } from '@kith/sync'
-import { InviteFlags, RoomGater, Rooms, dataKey, meshNeighbours, sealData } from '@kith/trust'
+import {
+  FileDocStore,
+  MAX_FRAME_BYTES,
+  SYNC_VERSION,
+  Sync,
+  encodeFrame,
+  updateSigningInput
+} from '@kith/sync'
+import { InviteFlags, RoomGater, Rooms, dataKey, meshNeighbours, sealPacked } from '@kith/trust'
 import { lpStream } from '@libp2p/utils'
 import { afterAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -139,7 +146,7 @@ describe('shared documents over real peers and a real relay', () => {
       signal: AbortSignal.timeout(10_000)
     })
     const daveLp = lpStream(daveStream)
-    await daveLp.write(encode({ v: 1, r: room.id }))
+    await daveLp.write(encode({ v: SYNC_VERSION, r: room.id }))
     const refusal = decode((await daveLp.read({ signal: AbortSignal.timeout(5_000) })).subarray(), 1024)
     expect(refusal).toEqual({ e: 'NOT_MEMBER' })
 
@@ -148,16 +155,18 @@ describe('shared documents over real peers and a real relay', () => {
       signal: AbortSignal.timeout(10_000)
     })
     const rawLp = lpStream(raw, { maxDataLength: 2 * MAX_FRAME_BYTES })
-    await rawLp.write(encode({ v: 1, r: room.id }))
+    await rawLp.write(encode({ v: SYNC_VERSION, r: room.id }))
     expect(decode((await rawLp.read({ signal: AbortSignal.timeout(5_000) })).subarray(), 1024)).toEqual({
-      v: 1
+      v: SYNC_VERSION
     })
     const n = carolRoom.state.epoch.n
     const key = dataKey(await carolRoom.epochSecret(n), room.id, n)
-    const aad = new TextEncoder().encode(`kith/sync/v1\n${room.id}`)
-    await rawLp.write(sealData(key, n, new Uint8Array([1, 2, 3]), aad))
+    const aad = new TextEncoder().encode(`kith/sync/v2\n${room.id}`)
+    await rawLp.write(sealPacked(key, n, new Uint8Array([9, 2, 3]), aad))
     await rawLp.write(new Uint8Array([0xff, 0x00]))
-    await rawLp.write(sealData(key, n, encode({ t: 'sv', d: '../../etc', v: new Uint8Array(1), q: 1 }), aad))
+    await rawLp.write(
+      sealPacked(key, n, encodeFrame({ t: 'sv', d: '../../etc', v: new Uint8Array(1), q: 1 }), aad)
+    )
     await waitFor(() => alice.rejected.filter((r) => r.code === 'MALFORMED').length >= 3, 'three refusals')
     // an unsigned update passed on by a member who is not its author: refused (only an author sends one unsigned,
     // straight to each device) and not applied
@@ -165,12 +174,14 @@ describe('shared documents over real peers and a real relay', () => {
       signal: AbortSignal.timeout(10_000)
     })
     const relayedLp = lpStream(relayed, { maxDataLength: 2 * MAX_FRAME_BYTES })
-    await relayedLp.write(encode({ v: 1, r: room.id }))
+    await relayedLp.write(encode({ v: SYNC_VERSION, r: room.id }))
     await relayedLp.read({ signal: AbortSignal.timeout(5_000) })
     const notBob = new Y.Doc()
     notBob.getText('body').insert(0, 'not from bob')
-    const unsigned = { t: 'u', d: 'notes', o: bob.peer.peerId.toString(), s: new Uint8Array(0) }
-    await relayedLp.write(sealData(key, n, encode({ ...unsigned, b: Y.encodeStateAsUpdate(notBob) }), aad))
+    const unsigned = { t: 'u', d: 'notes', o: bob.peer.peerId.toString(), s: new Uint8Array(0) } as const
+    await relayedLp.write(
+      sealPacked(key, n, encodeFrame({ ...unsigned, b: Y.encodeStateAsUpdate(notBob) }), aad)
+    )
     await waitFor(
       () => alice.rejected.some((r) => r.code === 'BAD_SIGNATURE'),
       'the relayed unsigned update refused'
@@ -178,7 +189,7 @@ describe('shared documents over real peers and a real relay', () => {
     expect(aliceDoc.getText('body').toJSON()).not.toContain('not from bob')
     const oversized = await carol.peer.dialProtocol(alice.peer.peerId, alice.sync.protocol)
     const bigLp = lpStream(oversized, { maxDataLength: 2 * MAX_FRAME_BYTES })
-    await bigLp.write(encode({ v: 1, r: room.id }))
+    await bigLp.write(encode({ v: SYNC_VERSION, r: room.id }))
     await bigLp.read({ signal: AbortSignal.timeout(5_000) })
     await bigLp.write(new Uint8Array(MAX_FRAME_BYTES + 1)).catch(() => undefined)
     // alice drops the link: reading (past the messages she sent first) ends in a reset, not a timeout

@@ -1,4 +1,3 @@
-import { decode, encode, read } from '@kith/identity'
 import { SyncError } from './errors.ts'
 
 /** The largest message on a sync stream, sealed, in bytes. A catch-up is cut into chunks well below it. */
@@ -35,8 +34,49 @@ export function isDocName(name: string): boolean {
   return name.length <= MAX_DOC_NAME_LENGTH && DOC_NAME.test(name)
 }
 
+/** Frame types on the wire: the first byte of a frame. */
+const TYPE_CODES = { sv: 1, s2: 2, u: 3, a: 4 } as const
+/** The largest number a frame field carries: 2^53 - 1 fits in 8 varint bytes. */
+const MAX_VARINT_BYTES = 8
+const utf8 = new TextEncoder()
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * A frame in the sync protocol's binary layout (PROTOCOL.md, "Frames"): one type byte, then the fields in a fixed
+ * order — strings and the signature with a varint length, numbers as minimal unsigned varints, and the payload
+ * (`v` or `b`) last, taking the rest of the frame. One allocation, no general-purpose codec on the edit path.
+ */
 export function encodeFrame(frame: Frame): Uint8Array {
-  return encode(frame)
+  const name = utf8.encode(frame.t === 'a' ? frame.o : frame.d)
+  const origin = frame.t === 'u' ? utf8.encode(frame.o) : undefined
+  const payload = frame.t === 'sv' ? frame.v : frame.b
+  let size = 1 + varintLength(name.byteLength) + name.byteLength + payload.byteLength
+  if (frame.t === 'sv') size += varintLength(frame.q)
+  else if (frame.t === 's2') size += varintLength(frame.x) + varintLength(frame.n) + varintLength(frame.o)
+  else if (frame.t === 'u' && origin != null) {
+    size += varintLength(origin.byteLength) + origin.byteLength + 1 + frame.s.byteLength
+  }
+  const out = new Uint8Array(size)
+  let at = 0
+  out[at++] = TYPE_CODES[frame.t]
+  at = writeVarint(out, at, name.byteLength)
+  out.set(name, at)
+  at += name.byteLength
+  if (frame.t === 'sv') at = writeVarint(out, at, frame.q)
+  else if (frame.t === 's2') {
+    at = writeVarint(out, at, frame.x)
+    at = writeVarint(out, at, frame.n)
+    at = writeVarint(out, at, frame.o)
+  } else if (frame.t === 'u' && origin != null) {
+    at = writeVarint(out, at, origin.byteLength)
+    out.set(origin, at)
+    at += origin.byteLength
+    out[at++] = frame.s.byteLength
+    out.set(frame.s, at)
+    at += frame.s.byteLength
+  }
+  out.set(payload, at)
+  return out
 }
 
 /** Decodes and checks a frame; anything else is a `SyncError` (`MALFORMED` or `TOO_LARGE`). */
@@ -44,52 +84,119 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (bytes.byteLength > MAX_FRAME_BYTES) {
     throw new SyncError('TOO_LARGE', `a sync message of ${bytes.byteLength} bytes`)
   }
-  try {
-    const map = read.map(decode(bytes, MAX_FRAME_BYTES), 'sync message')
-    const t = read.string(map, 't', 2)
-    if (t === 'a') {
-      read.keys(map, ['t', 'o', 'b'], 'awareness message')
-      const b = read.bytes(map, 'b')
-      if (b.byteLength > MAX_AWARENESS_BYTES)
-        throw new SyncError('TOO_LARGE', 'an awareness update too large')
-      return { t, o: read.string(map, 'o', MAX_ORIGIN_LENGTH), b }
+  const reader = new Reader(bytes)
+  const code = reader.byte('type')
+  if (code === TYPE_CODES.a) {
+    const o = reader.string('origin', MAX_ORIGIN_LENGTH)
+    const b = reader.rest()
+    if (b.byteLength > MAX_AWARENESS_BYTES) throw new SyncError('TOO_LARGE', 'an awareness update too large')
+    return { t: 'a', o, b }
+  }
+  const d = reader.string('document name', MAX_DOC_NAME_LENGTH)
+  if (!isDocName(d)) throw new SyncError('MALFORMED', 'a bad document name')
+  if (code === TYPE_CODES.sv) {
+    const q = reader.varint('flags')
+    if (q > 3) throw new SyncError('MALFORMED', 'unknown state vector flags')
+    return { t: 'sv', d, v: reader.rest(), q }
+  }
+  if (code === TYPE_CODES.s2) {
+    const x = reader.varint('transfer')
+    const n = reader.varint('total')
+    const o = reader.varint('offset')
+    const b = reader.rest()
+    if (b.byteLength > CHUNK_BYTES || o + b.byteLength > n) {
+      throw new SyncError('MALFORMED', 'a catch-up chunk outside its transfer')
     }
-    const d = read.string(map, 'd', MAX_DOC_NAME_LENGTH)
-    if (!isDocName(d)) throw new SyncError('MALFORMED', 'a bad document name')
-    if (t === 'sv') {
-      read.keys(map, ['t', 'd', 'v', 'q'], 'state vector message')
-      const q = read.uint(map, 'q')
-      if (q > 3) throw new SyncError('MALFORMED', 'unknown state vector flags')
-      return { t, d, v: read.bytes(map, 'v'), q }
+    return { t: 's2', d, x, n, o, b }
+  }
+  if (code === TYPE_CODES.u) {
+    const o = reader.string('origin', MAX_ORIGIN_LENGTH)
+    const length = reader.byte('signature length')
+    if (length !== 0 && length !== SIGNATURE_BYTES) {
+      throw new SyncError('MALFORMED', `a signature of ${length} bytes; ${SIGNATURE_BYTES}, or none`)
     }
-    if (t === 's2') {
-      read.keys(map, ['t', 'd', 'x', 'n', 'o', 'b'], 'catch-up chunk')
-      const frame = {
-        t,
-        d,
-        x: read.uint(map, 'x'),
-        n: read.uint(map, 'n'),
-        o: read.uint(map, 'o'),
-        b: read.bytes(map, 'b')
-      } as const
-      if (frame.b.byteLength > CHUNK_BYTES || frame.o + frame.b.byteLength > frame.n) {
-        throw new SyncError('MALFORMED', 'a catch-up chunk outside its transfer')
+    const s = reader.bytes('signature', length)
+    const b = reader.rest()
+    if (b.byteLength > MAX_UPDATE_BYTES) throw new SyncError('TOO_LARGE', 'an update too large to push')
+    return { t: 'u', d, o, s, b }
+  }
+  throw new SyncError('MALFORMED', `unknown sync message type ${code}`)
+}
+
+function varintLength(value: number): number {
+  let length = 1
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80)
+    length++
+  }
+  return length
+}
+
+function writeVarint(out: Uint8Array, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value % 0x80) | 0x80
+    value = Math.floor(value / 0x80)
+  }
+  out[at++] = value
+  return at
+}
+
+/** Reads a frame's fields in order; every read past the end, and every non-minimal varint, is `MALFORMED`. */
+class Reader {
+  private at = 0
+
+  constructor(private readonly input: Uint8Array) {}
+
+  byte(what: string): number {
+    const value = this.input[this.at++]
+    if (value == null) throw new SyncError('MALFORMED', `a sync message cut short before its ${what}`)
+    return value
+  }
+
+  varint(what: string): number {
+    let value = 0
+    let scale = 1
+    for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+      const byte = this.byte(what)
+      value += (byte & 0x7f) * scale
+      if (byte < 0x80) {
+        // the shortest form only: one value, one encoding
+        if (byte === 0 && i > 0) throw new SyncError('MALFORMED', `a ${what} not in its shortest form`)
+        if (!Number.isSafeInteger(value)) throw new SyncError('MALFORMED', `a ${what} too large`)
+        return value
       }
-      return frame
+      scale *= 0x80
     }
-    if (t === 'u') {
-      read.keys(map, ['t', 'd', 'o', 's', 'b'], 'update message')
-      const b = read.bytes(map, 'b')
-      if (b.byteLength > MAX_UPDATE_BYTES) throw new SyncError('TOO_LARGE', 'an update too large to push')
-      const s = read.bytes(map, 's')
-      if (s.byteLength !== 0 && s.byteLength !== SIGNATURE_BYTES) {
-        throw new SyncError('MALFORMED', `a signature of ${s.byteLength} bytes; ${SIGNATURE_BYTES}, or none`)
-      }
-      return { t, d, o: read.string(map, 'o', MAX_ORIGIN_LENGTH), s, b }
+    throw new SyncError('MALFORMED', `a ${what} too large`)
+  }
+
+  bytes(what: string, length: number): Uint8Array {
+    if (this.at + length > this.input.byteLength) {
+      throw new SyncError('MALFORMED', `a sync message cut short in its ${what}`)
     }
-    throw new SyncError('MALFORMED', `unknown sync message "${t}"`)
-  } catch (err: unknown) {
-    if (err instanceof SyncError) throw err
-    throw new SyncError('MALFORMED', `not a sync message: ${(err as Error).message}`, { cause: err })
+    const value = this.input.subarray(this.at, this.at + length)
+    this.at += length
+    return value
+  }
+
+  /** A string of at most `maxLength` UTF-16 units, in valid UTF-8. */
+  string(what: string, maxLength: number): string {
+    const length = this.varint(what)
+    // a UTF-16 unit takes at most 3 bytes of UTF-8
+    if (length > 3 * maxLength) throw new SyncError('MALFORMED', `a ${what} longer than ${maxLength}`)
+    let value: string
+    try {
+      value = utf8Strict.decode(this.bytes(what, length))
+    } catch (err: unknown) {
+      throw new SyncError('MALFORMED', `a ${what} that is not UTF-8`, { cause: err })
+    }
+    if (value.length > maxLength) throw new SyncError('MALFORMED', `a ${what} longer than ${maxLength}`)
+    return value
+  }
+
+  rest(): Uint8Array {
+    const value = this.input.subarray(this.at)
+    this.at = this.input.byteLength
+    return value
   }
 }

@@ -1,6 +1,6 @@
 import { decode, encode, read } from '@kith/identity'
 import { protocolId } from '@kith/peer'
-import { dataKey, meshGraph, openData, sealData, sealedEpoch } from '@kith/trust'
+import { dataKey, meshGraph, openData, packedEpoch, sealPacked } from '@kith/trust'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { TypedEventEmitter } from 'main-event'
@@ -20,7 +20,9 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Awareness } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
 
-export const SYNC_VERSION = 1
+export const SYNC_VERSION = 2
+/** The protocol id's version: `/kith/<appId>/sync/2.0.0` (1.0.0 carried DAG-CBOR frames). */
+const SYNC_PROTOCOL_VERSION = `${SYNC_VERSION}.0.0`
 export const DEFAULT_ANTI_ENTROPY_MS = 10_000
 export const DEFAULT_CONFIRM_MS = 1_000
 const HELLO_TIMEOUT_MS = 10_000
@@ -43,7 +45,7 @@ export interface SyncInit {
   peer: KithPeer
   rooms: Rooms
   identity: Identity
-  /** The app's id: the protocol is `/kith/<appId>/sync/1.0.0`. */
+  /** The app's id: the protocol is `/kith/<appId>/sync/2.0.0`. */
   appId: string
   /** Where documents live on this device (default: memory only). */
   store?: DocStore
@@ -143,7 +145,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
 
   constructor(private readonly init: SyncInit) {
     super()
-    this.protocol = protocolId(init.appId, 'sync', '1.0.0')
+    this.protocol = protocolId(init.appId, 'sync', SYNC_PROTOCOL_VERSION)
     this.sign = ed25519Signer(init.identity.device)
     this.self = init.peer.peerId.toString()
   }
@@ -532,7 +534,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       opened
     }
     this.links.set(`${room.id}\n${remote.toString()}`, link)
-    const aad = new TextEncoder().encode(`kith/sync/v1\n${room.id}`)
+    const aad = new TextEncoder().encode(`kith/sync/v2\n${room.id}`)
     const peer = remote.toString()
     const failed = (err: unknown): void => {
       this.fail(link, new SyncError('TIMEOUT', `writing to the peer failed: ${(err as Error).message}`))
@@ -604,9 +606,9 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
 
   private async receive(room: Room, link: LinkState, sealed: Uint8Array, aad: Uint8Array): Promise<void> {
     if (!room.isMemberDevice(link.remote)) throw new SyncError('NOT_MEMBER', 'the peer is no longer a member')
-    let parsed: ReturnType<typeof sealedEpoch>
+    let parsed: ReturnType<typeof packedEpoch>
     try {
-      parsed = sealedEpoch(sealed)
+      parsed = packedEpoch(sealed)
     } catch (err: unknown) {
       throw new SyncError('MALFORMED', 'not sealed room data', { cause: err })
     }
@@ -655,7 +657,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     if (known?.n === n) return known.bytes
     const key = this.keys.get(`${room.id}\n${n}`)
     if (key == null) return this.dataKey(room, n).then(() => this.seal(room, frame, aad))
-    const bytes = sealData(key, n, encodeFrame(frame), aad)
+    const bytes = sealPacked(key, n, encodeFrame(frame), aad)
     this.sealed.set(frame, { n, bytes })
     return bytes
   }

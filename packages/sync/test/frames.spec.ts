@@ -1,10 +1,10 @@
-import { encode } from '@kith/identity'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { SyncError } from '../src/errors.ts'
 import {
   CHUNK_BYTES,
+  MAX_AWARENESS_BYTES,
   MAX_FRAME_BYTES,
   MAX_UPDATE_BYTES,
   WANT_UPDATE,
@@ -126,7 +126,7 @@ describe('sync messages', () => {
     )
   })
 
-  it('refuses oversized messages, unknown fields, bad names and chunks outside their transfer', () => {
+  it('refuses oversized messages, bad names, bad numbers and strings, and chunks outside their transfer', () => {
     const code = (bytes: Uint8Array): string => {
       try {
         decodeFrame(bytes)
@@ -135,24 +135,50 @@ describe('sync messages', () => {
         return (err as SyncError).code
       }
     }
+    const frameCode = (f: Frame): string => code(encodeFrame(f))
+    const n = 0x6e // 'n'
     expect(code(new Uint8Array(MAX_FRAME_BYTES + 1))).toBe('TOO_LARGE')
     expect(
-      code(encode({ t: 'u', d: 'n', o: 'x', s: new Uint8Array(64), b: new Uint8Array(MAX_UPDATE_BYTES + 1) }))
+      frameCode({ t: 'u', d: 'n', o: 'x', s: new Uint8Array(64), b: new Uint8Array(MAX_UPDATE_BYTES + 1) })
     ).toBe('TOO_LARGE')
-    expect(code(encode({ t: 'sv', d: 'n', v: new Uint8Array(0), q: 0, extra: 1 }))).toBe('MALFORMED')
-    expect(code(encode({ t: 'sv', d: '../etc', v: new Uint8Array(0), q: 0 }))).toBe('MALFORMED')
-    expect(code(encode({ t: 'sv', d: 'n', v: new Uint8Array(0), q: 4 }))).toBe('MALFORMED')
-    expect(code(encode({ t: 's2', d: 'n', x: 1, n: 10, o: 5, b: new Uint8Array(6) }))).toBe('MALFORMED')
+    expect(frameCode({ t: 'a', o: 'x', b: new Uint8Array(MAX_AWARENESS_BYTES + 1) })).toBe('TOO_LARGE')
+    expect(frameCode({ t: 'sv', d: '../etc', v: new Uint8Array(0), q: 0 })).toBe('MALFORMED')
+    expect(frameCode({ t: 'sv', d: 'n'.repeat(65), v: new Uint8Array(0), q: 0 })).toBe('MALFORMED')
+    expect(frameCode({ t: 'sv', d: 'n', v: new Uint8Array(0), q: 4 })).toBe('MALFORMED')
+    expect(frameCode({ t: 's2', d: 'n', x: 1, n: 10, o: 5, b: new Uint8Array(6) })).toBe('MALFORMED')
     expect(
-      code(encode({ t: 's2', d: 'n', x: 1, n: CHUNK_BYTES * 2, o: 0, b: new Uint8Array(CHUNK_BYTES + 1) }))
+      frameCode({ t: 's2', d: 'n', x: 1, n: CHUNK_BYTES * 2, o: 0, b: new Uint8Array(CHUNK_BYTES + 1) })
     ).toBe('MALFORMED')
-    expect(code(encode({ t: 'zz', d: 'n' }))).toBe('MALFORMED')
-    expect(code(encode({ t: 'u', d: 'n', o: 'x', s: new Uint8Array(32), b: new Uint8Array(1) }))).toBe(
+    expect(frameCode({ t: 'u', d: 'n', o: 'x', s: new Uint8Array(32), b: new Uint8Array(1) })).toBe(
       'MALFORMED'
     )
-    expect(code(encode({ t: 'u', d: 'n', o: 'x', s: new Uint8Array(0), b: new Uint8Array(1) }))).toBe(
-      'accepted'
-    )
+    expect(
+      frameCode({ t: 'u', d: 'n', o: 'x'.repeat(129), s: new Uint8Array(0), b: new Uint8Array(1) })
+    ).toBe('MALFORMED')
+    expect(frameCode({ t: 'u', d: 'n', o: 'x', s: new Uint8Array(0), b: new Uint8Array(1) })).toBe('accepted')
+    // the bytes themselves: type, name length, name, then the fields
+    expect(code(new Uint8Array([1, 1, n, 0]))).toBe('accepted')
+    expect(code(new Uint8Array([9, 1, n, 0]))).toBe('MALFORMED')
+    expect(code(new Uint8Array([]))).toBe('MALFORMED')
+    // a number not in its shortest form, one past 2^53, one cut short
+    expect(code(new Uint8Array([1, 1, n, 0x80, 0x00]))).toBe('MALFORMED')
+    expect(code(new Uint8Array([1, 0x81, 0x00, n]))).toBe('MALFORMED')
+    expect(code(new Uint8Array([2, 1, n, ...new Array<number>(8).fill(0xff), 0x01]))).toBe('MALFORMED')
+    expect(code(new Uint8Array([2, 1, n, 0x80]))).toBe('MALFORMED')
+    // a name that is not UTF-8, a lone surrogate, a name longer than its bytes
+    expect(code(new Uint8Array([1, 2, 0xc3, 0x28, 0]))).toBe('MALFORMED')
+    expect(code(new Uint8Array([4, 3, 0xed, 0xa0, 0x80]))).toBe('MALFORMED')
+    expect(code(new Uint8Array([1, 5, n]))).toBe('MALFORMED')
+    // a frame cut anywhere before its payload
+    const whole = encodeFrame({
+      t: 'u',
+      d: 'notes',
+      o: 'origin',
+      s: new Uint8Array(64),
+      b: new Uint8Array(0)
+    })
+    for (let cut = 0; cut < whole.byteLength; cut++) expect(code(whole.subarray(0, cut))).toBe('MALFORMED')
+    expect(code(whole)).toBe('accepted')
   })
 
   it('a replica refuses garbage updates, vectors and catch-ups with a SyncError and keeps its document (fuzz)', async () => {

@@ -79,6 +79,8 @@ export {
   sealData,
   openData,
   sealedEpoch,
+  sealPacked,
+  packedEpoch,
   newEpochSecret,
   EPOCH_SECRET_BYTES,
   MAX_SEALED_BYTES

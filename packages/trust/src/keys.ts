@@ -20,6 +20,11 @@ import type { EpochKeys, Lockbox } from './entries.ts'
 export const EPOCH_SECRET_BYTES = 32
 /** Sealed data: at most this much plaintext per message. */
 export const MAX_SEALED_BYTES = 4 * 1024 * 1024
+/** XChaCha20-Poly1305's nonce and tag. */
+const NONCE_BYTES = 24
+const TAG_BYTES = 16
+/** An epoch number below 2^53 takes at most 8 varint bytes. */
+const MAX_EPOCH_BYTES = 8
 
 let suite: CipherSuite | undefined
 const hpke = (): CipherSuite =>
@@ -136,6 +141,54 @@ export function sealedEpoch(sealed: Uint8Array): { n: number; nonce: Uint8Array;
   } catch (err: unknown) {
     throw new RoomError('INVALID', `not sealed room data: ${(err as Error).message}`, { cause: err })
   }
+}
+
+/**
+ * Sealed data in a binary layout, for messages on a hot path: the epoch as an unsigned varint, the 24-byte nonce,
+ * then the XChaCha20-Poly1305 ciphertext — the same sealing as `sealData`, without a codec around it.
+ */
+export function sealPacked(key: Uint8Array, n: number, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array {
+  if (plaintext.byteLength > MAX_SEALED_BYTES) {
+    throw new RoomError('INVALID', `at most ${MAX_SEALED_BYTES} bytes are sealed at once`)
+  }
+  if (!Number.isSafeInteger(n) || n < 0) throw new RoomError('INVALID', `epoch ${n} is not a whole number`)
+  let prefix = 1
+  for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) prefix++
+  const out = new Uint8Array(prefix + NONCE_BYTES + plaintext.byteLength + TAG_BYTES)
+  let at = 0
+  let v = n
+  for (; v >= 0x80; v = Math.floor(v / 0x80)) out[at++] = (v % 0x80) | 0x80
+  out[at++] = v
+  const nonce = out.subarray(at, at + NONCE_BYTES)
+  crypto.getRandomValues(nonce)
+  xchacha20poly1305(key, nonce, aad).encrypt(plaintext, out.subarray(at + NONCE_BYTES))
+  return out
+}
+
+/** The epoch, nonce and ciphertext of `sealPacked`'s output, read before opening it (`RoomError` `INVALID`). */
+export function packedEpoch(sealed: Uint8Array): { n: number; nonce: Uint8Array; ct: Uint8Array } {
+  let n = 0
+  let scale = 1
+  let at = 0
+  while (true) {
+    const byte = sealed[at++]
+    if (byte == null || at > MAX_EPOCH_BYTES)
+      throw new RoomError('INVALID', 'not sealed room data: a bad epoch')
+    n += (byte & 0x7f) * scale
+    if (byte < 0x80) {
+      if (byte === 0 && at > 1)
+        throw new RoomError('INVALID', 'not sealed room data: an epoch not in its shortest form')
+      if (!Number.isSafeInteger(n)) throw new RoomError('INVALID', 'not sealed room data: an epoch too large')
+      break
+    }
+    scale *= 0x80
+  }
+  if (sealed.byteLength < at + NONCE_BYTES + TAG_BYTES)
+    throw new RoomError('INVALID', 'not sealed room data: too short')
+  if (sealed.byteLength > at + NONCE_BYTES + MAX_SEALED_BYTES + TAG_BYTES) {
+    throw new RoomError('INVALID', `not sealed room data: more than ${MAX_SEALED_BYTES} bytes`)
+  }
+  return { n, nonce: sealed.subarray(at, at + NONCE_BYTES), ct: sealed.subarray(at + NONCE_BYTES) }
 }
 
 export function openData(
