@@ -96,4 +96,33 @@ describe('when the relay or a peer goes away', () => {
     expect(status?.state).toBe(RelayState.Waiting)
     expect(status?.nextAttemptAt).toBeGreaterThan(Date.now() - 1_000)
   })
+  it('should retry a relay at once on meeting a peer that holds a reservation on it, not at the end of its wait', async () => {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    // a wait of a minute after the first failure: only the hint can bring this peer back in time
+    const a = await startPeer({
+      relays: [relay.addr],
+      listen: ['/ip4/127.0.0.1/tcp/0', '/webrtc'],
+      relayRetryMinMs: 60_000,
+      relayRetryMaxMs: 60_000
+    })
+    peers.push(a)
+    await reserved(a)
+    await relay.process.kill('SIGKILL')
+    await until(a, () => relayState(a) === RelayState.Waiting, 10_000, 'the relay to be missed')
+    await relay.restart()
+    const b = await startPeer({ relays: [relay.addr], listen: ['/webrtc'] })
+    peers.push(b)
+    await reserved(b)
+    expect(relayState(a)).toBe(RelayState.Waiting)
+    // b reaches a directly (TCP); identify tells a that b listens through the relay
+    const tcp = a
+      .getMultiaddrs()
+      .find((ma) => ma.toString().includes('/tcp/') && !ma.toString().includes('/ws'))
+    if (tcp == null) throw new Error('a has no TCP address')
+    const met = Date.now()
+    await b.dial(tcp)
+    await until(a, () => relayState(a) === RelayState.Reserved, 10_000, 'a to reserve again')
+    expect(Date.now() - met).toBeLessThan(5_000)
+  })
 })

@@ -1,7 +1,7 @@
 import { createConnection, createServer } from 'node:net'
 import { createIdentity } from '@kith/identity'
 import { InviteFlags, meshTargets, readInviteLink, ROOM_PROTOCOL, RoomGater, Rooms } from '@kith/trust'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { RelayFixture, reserved, startPeer, untilEvents } from './fixtures/nodes.ts'
 import type { Identity } from '@kith/identity'
 import type { KithPeer } from '@kith/peer'
@@ -86,6 +86,7 @@ describe('rooms over real peers and a real relay', () => {
       meshDegree?: number
       fullMeshUpTo?: number
       meshPruneAfterMs?: number
+      inviteTimeoutMs?: number
     } = {}
   ): Promise<Member> {
     const identity = await createIdentity({ deviceName: name })
@@ -345,4 +346,44 @@ describe('rooms over real peers and a real relay', () => {
     )
     expect(guests.filter((g) => direct(g.peer) > 0).map((g) => isNeighbour(g.peer))).toEqual([true, true])
   }, 90_000)
+  it('keeps dialling an inviter its relay cannot reach yet, and joins once it can; fails with PROTOCOL when it never can', async () => {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    const host = await member('host', relay.addr)
+    const guest = await member('guest', relay.addr)
+    const room = await host.rooms.create('Back again')
+    const invite = host.rooms.invite(room, { base: 'https://app.example/' })
+    // the relay dies: a dial through it is refused at first, and once it is back the host has no reservation on it
+    // until its own retry comes round (the relay answers NO_RESERVATION meanwhile)
+    await relay.process.kill('SIGKILL')
+    const retries: string[] = []
+    const joining = guest.rooms.join(invite.link, invite.pin, {
+      onRetry: (attempt, error) => retries.push(`${attempt}: ${error.message}`)
+    })
+    // two failed attempts while the relay is down
+    await vi.waitFor(() => expect(retries.length).toBeGreaterThanOrEqual(2), {
+      timeout: 10_000,
+      interval: 50
+    })
+    await relay.restart()
+    const joined = await joining
+    expect(joined.id).toBe(room.id)
+    expect(retries.length).toBeGreaterThanOrEqual(2)
+
+    // a newcomer whose inviter never becomes reachable is told so when its invite timeout runs out
+    const lonely = await member('lonely', relay.addr, ['/webrtc'], { inviteTimeoutMs: 2_000 })
+    const toLonely = host.rooms.invite(room, { base: 'https://app.example/' })
+    await host.rooms.stop()
+    await host.peer.stop()
+    members.splice(members.indexOf(host), 1)
+    let attempts = 0
+    const started = Date.now()
+    const failure = await lonely.rooms
+      .join(toLonely.link, toLonely.pin, { onRetry: (attempt) => (attempts = attempt) })
+      .catch((err: unknown) => err)
+    expect(failure).toMatchObject({ name: 'InviteError', code: 'PROTOCOL' })
+    expect((failure as Error).message).toMatch(/could not reach the inviting device \(\d+ attempts\)/)
+    expect(attempts).toBeGreaterThanOrEqual(2)
+    expect(Date.now() - started).toBeLessThan(6_000)
+  }, 60_000)
 })

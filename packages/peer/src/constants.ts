@@ -23,9 +23,12 @@ export const DEFAULT_LIVENESS_INTERVAL_MS = 10_000
 export const DEFAULT_LIVENESS_TIMEOUT_MS = 3_000
 export const LIVENESS_TIMEOUT_STRETCH = 5
 
-/** First wait before redialling a relay that dropped; doubles up to the maximum. */
+/**
+ * First wait before redialling a relay that dropped; doubles up to the maximum (each wait jittered by ±20 %). A
+ * retry costs one failed dial, and a peer that meets another holding a reservation on the relay retries at once.
+ */
 export const DEFAULT_RELAY_RETRY_MIN_MS = 500
-export const DEFAULT_RELAY_RETRY_MAX_MS = 30_000
+export const DEFAULT_RELAY_RETRY_MAX_MS = 10_000
 
 /** How long one attempt to reach a relay and reserve a slot on it may take. */
 export const DEFAULT_RELAY_RESERVE_TIMEOUT_MS = 10_000

@@ -164,7 +164,7 @@ export interface KithPeerInit<S extends ServiceMap = Record<string, unknown>> {
 
   /** First wait before redialling a dropped relay; it doubles on every failure. @default 500 */
   relayRetryMinMs?: number
-  /** Longest wait between attempts to reach a relay. @default 30_000 */
+  /** Longest wait between attempts to reach a relay. @default 10_000 */
   relayRetryMaxMs?: number
   /** One attempt to dial a relay and get a reservation. @default 10_000 */
   relayReserveTimeoutMs?: number

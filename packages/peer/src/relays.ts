@@ -16,6 +16,7 @@ const CIRCUIT_CLOSE_GRACE_MS = 1_000
 import type {
   ComponentLogger,
   Connection,
+  IdentifyResult,
   Libp2pEvents,
   Logger,
   PeerId,
@@ -64,7 +65,7 @@ export interface RelayManagerInit {
   relays?: string[]
   /** @default 500 */
   retryMinMs?: number
-  /** @default 30_000 */
+  /** @default 10_000 */
   retryMaxMs?: number
   /** One attempt at dialling a relay and reserving a slot. @default 10_000 */
   reserveTimeoutMs?: number
@@ -120,6 +121,8 @@ interface Relay {
   status: RelayStatus
   /** Resolves the current wait, early, when something changed. */
   wake?: () => void
+  /** A peer met since the last attempt holds a reservation on this relay: it is up, so a wait ends now. */
+  seenUp: boolean
 }
 
 class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implements RelayManager, Startable {
@@ -241,6 +244,7 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     this.components.events.addEventListener('self:peer:update', this.onChange)
     this.components.events.addEventListener('connection:open', this.onConnectionOpen)
     this.components.events.addEventListener('connection:close', this.onConnectionClose)
+    this.components.events.addEventListener('peer:identify', this.onIdentify)
   }
 
   afterStart(): void {
@@ -259,6 +263,7 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     this.components.events.removeEventListener('self:peer:update', this.onChange)
     this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
     this.components.events.removeEventListener('connection:close', this.onConnectionClose)
+    this.components.events.removeEventListener('peer:identify', this.onIdentify)
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
     this.fallbackAttempts.clear()
@@ -270,6 +275,21 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
 
   private readonly onChange = (): void => {
     for (const relay of this.relays) relay.wake?.()
+  }
+
+  /**
+   * A peer just identified listens through a relay this peer is waiting to retry: that relay is up again (it
+   * granted the other a reservation), so the backoff ends now rather than up to `retryMaxMs` later.
+   */
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    for (const relay of this.relays) {
+      if (relay.status.state !== RelayState.Waiting) continue
+      const marker = `/p2p/${relay.peerId}/p2p-circuit`
+      if (!evt.detail.listenAddrs.some((addr) => addr.toString().includes(marker))) continue
+      this.log('%p holds a reservation on relay %s: retrying it now', evt.detail.peerId, relay.peerId)
+      relay.seenUp = true
+      relay.wake?.()
+    }
   }
 
   /** A reservation on a fallback lives as long as its connection: say when one went with it. */
@@ -356,7 +376,8 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
           lastError: err instanceof Error ? err.message : String(err),
           nextAttemptAt: Date.now() + jittered
         })
-        await this.sleep(relay, signal, jittered, () => false)
+        relay.seenUp = false
+        await this.sleep(relay, signal, jittered, () => relay.seenUp)
       }
     }
   }
@@ -441,7 +462,8 @@ function relayFromString(str: string): Relay {
   return {
     addr,
     peerId,
-    status: { peerId, addr: str, state: RelayState.Connecting, failures: 0 }
+    status: { peerId, addr: str, state: RelayState.Connecting, failures: 0 },
+    seenUp: false
   }
 }
 

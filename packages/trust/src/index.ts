@@ -136,4 +136,4 @@ export {
   meshGraph,
   MESH_PRUNE_AFTER_MS
 } from './rooms.ts'
-export type { FallbackRelays, MeshOptions, RoomsEvents, RoomsInit } from './rooms.ts'
+export type { FallbackRelays, JoinOptions, MeshOptions, RoomsEvents, RoomsInit } from './rooms.ts'

@@ -41,6 +41,19 @@ export const DEFAULT_FULL_MESH_UP_TO = 7
 const MAX_STORED_BYTES = 64 * 1024 * 1024
 const MAX_CHECKED_ATTESTATIONS = 16_384
 
+/** The first wait before the inviter is dialled again; it doubles up to `REACH_RETRY_MAX_MS`. */
+const REACH_RETRY_MIN_MS = 250
+const REACH_RETRY_MAX_MS = 2_000
+
+export interface JoinOptions extends RedeemOptions {
+  signal?: AbortSignal
+  /**
+   * The inviting device could not be reached (`error` says why; `attempt` counts from 1); it is dialled again shortly,
+   * until `inviteTimeoutMs` runs out. Its device may be offline for a moment, or reconnecting to its relay.
+   */
+  onRetry?: (attempt: number, error: Error) => void
+}
+
 export interface RoomsInit {
   peer: Libp2p
   identity: Identity
@@ -345,14 +358,11 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   }
 
   /**
-   * Redeems an invite link with its PIN: dials the inviter named in the link (through the link's relays), runs the
-   * exchange, and joins the room. Rejects with `InviteError` (see its codes).
+   * Redeems an invite link with its PIN: dials the inviter named in the link (through the link's relays, retrying
+   * while it cannot be reached, within `inviteTimeoutMs`), runs the exchange, and joins the room. Rejects with
+   * `InviteError` (see its codes).
    */
-  async join(
-    link: string | Invite,
-    pin: string,
-    options: RedeemOptions & { signal?: AbortSignal } = {}
-  ): Promise<Room> {
+  async join(link: string | Invite, pin: string, options: JoinOptions = {}): Promise<Room> {
     const invite = typeof link === 'string' ? readInviteLink(link) : link
     const signal = AbortSignal.any([
       AbortSignal.timeout(this.init.inviteTimeoutMs ?? DEFAULT_INVITE_TIMEOUT_MS),
@@ -364,22 +374,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
             multiaddr(`${relay}/p2p-circuit/webrtc/p2p/${invite.inviter.toString()}`)
           )
         : invite.inviter
-    let stream: Stream
-    try {
-      stream = await this.peer
-        .dialProtocol(target, INVITE_PROTOCOL, { signal })
-        .catch(async (err: unknown) => {
-          // the dial lost a race to a connection the inviter's side opened meanwhile (it closes the loser as a
-          // duplicate): the exchange runs over that connection
-          const open = this.peer.getConnections(invite.inviter).some((c) => c.status === 'open')
-          if (!open || signal.aborted) throw err
-          return this.peer.dialProtocol(invite.inviter, INVITE_PROTOCOL, { signal })
-        })
-    } catch (err: unknown) {
-      throw new InviteError('PROTOCOL', `could not reach the inviting device: ${(err as Error).message}`, {
-        cause: err
-      })
-    }
+    const stream = await this.reachInviter(invite, target, signal, options)
     try {
       const room = await redeemInvite(
         channelFromStream(stream, signal, MAX_WELCOME_BYTES + 1024),
@@ -398,6 +393,42 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       stream.abort(err as Error)
       if (err instanceof InviteError) throw err
       throw new InviteError('PROTOCOL', (err as Error).message, { cause: err })
+    }
+  }
+
+  /**
+   * Opens the invite protocol to the inviter, again and again until `signal` ends: its device may be offline for a
+   * moment, or reconnecting to a relay that just came back (the relay then answers that it holds no reservation).
+   */
+  private async reachInviter(
+    invite: Invite,
+    target: PeerId | Multiaddr[],
+    signal: AbortSignal,
+    options: JoinOptions
+  ): Promise<Stream> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.peer
+          .dialProtocol(target, INVITE_PROTOCOL, { signal })
+          .catch(async (err: unknown) => {
+            // the dial lost a race to a connection the inviter's side opened meanwhile (it closes the loser as a
+            // duplicate): the exchange runs over that connection
+            const open = this.peer.getConnections(invite.inviter).some((c) => c.status === 'open')
+            if (!open || signal.aborted) throw err
+            return this.peer.dialProtocol(invite.inviter, INVITE_PROTOCOL, { signal })
+          })
+      } catch (err: unknown) {
+        const error = err instanceof Error ? err : new InviteError('PROTOCOL', String(err))
+        if (signal.aborted) {
+          throw new InviteError(
+            'PROTOCOL',
+            `could not reach the inviting device (${attempt} ${attempt === 1 ? 'attempt' : 'attempts'}): ${error.message}`,
+            { cause: err }
+          )
+        }
+        options.onRetry?.(attempt, error)
+        await abortableDelay(Math.min(REACH_RETRY_MAX_MS, REACH_RETRY_MIN_MS * 2 ** (attempt - 1)), signal)
+      }
     }
   }
 
@@ -839,4 +870,17 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       stream.abort(err as Error)
     })
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` ends. */
+async function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
 }

@@ -435,7 +435,12 @@ export function JoinView({
     setState({ busy: true, step: 'Connecting…' })
     try {
       const room = await node.rooms.join(link, pin, {
-        onStep: (step) => setState({ busy: true, step: steps[step] })
+        onStep: (step) => setState({ busy: true, step: steps[step] }),
+        onRetry: (attempt) =>
+          setState({
+            busy: true,
+            step: `The inviting device is not reachable yet (it may be reconnecting); trying again (${attempt + 1})…`
+          })
       })
       joined(room.id)
     } catch (err: unknown) {
