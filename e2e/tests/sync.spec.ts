@@ -225,6 +225,9 @@ test.describe('shared documents in a room', () => {
     everyone.push(frank)
     await expectSame((t) => t.includes('frank offline') && t.includes('bob while frank was away'))
     await expect(frank.page.getByTestId('sync-pending')).toHaveAttribute('data-pending', '0')
+    // and everyone holds a reservation on the relay again, without a reload (a waiting peer retries at once when it
+    // meets one that reserved already, or within 10 s)
+    for (const p of everyone) await expect(p.page.getByTestId('reachability')).toHaveText('Reachable')
 
     // a late joiner catches up on a large document (a megabyte of notes)
     await alice.page.evaluate(async () => {
