@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { ROOM_PROTOCOL } from '@kith/trust'
 import { fixed, summarize, table } from './stats.ts'
 import type { Summary } from './stats.ts'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
 
 const EDITS = Number(process.env.BENCH_SYNC_EDITS ?? 50)
 const EDIT_INTERVAL_MS = Number(process.env.BENCH_SYNC_INTERVAL_MS ?? 100)
@@ -54,8 +54,12 @@ const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000)
 /** Linux's clock ticks per second (`getconf CLK_TCK`), the unit of /proc/<pid>/stat's CPU times. */
 const CLOCK_TICKS = 100
 const SYNC_PROTOCOL = '/kith/bench/sync/2.0.0'
-/** `BENCH_PROFILE=<i>`: a CPU profile of peer i while the edits run, summarised by self time (with BENCH_MINIFY=0). */
+/**
+ * `BENCH_PROFILE=<i>`: a CPU profile of peer i while the edits run (with `BENCH_PROFILE_IDLE=1`: while the formed
+ * room sits idle instead), summarised by self time (with BENCH_MINIFY=0).
+ */
 const PROFILE = process.env.BENCH_PROFILE != null ? Number(process.env.BENCH_PROFILE) : undefined
+const PROFILE_IDLE = process.env.BENCH_PROFILE_IDLE === '1'
 /**
  * `BENCH_TRACE=1`: where an edit's time goes between the author and its first receiver (peer 1): the author's work
  * until its first data channel send, the data channel, and the receiver's work from the message's arrival until the
@@ -367,10 +371,7 @@ function yWebrtcSystem(signaling: string): System {
 async function measureEdits(peers: Peer[], size: number): Promise<Omit<SizeResult, 'peers' | 'formed'>> {
   const [first, ...others] = peers
   if (first == null) throw new TypeError('no peers')
-  const profiled = PROFILE != null ? peers[PROFILE] : undefined
-  const cdp = profiled != null ? await profiled.context.newCDPSession(profiled.page) : undefined
-  await cdp?.send('Profiler.enable')
-  await cdp?.send('Profiler.start')
+  const cdp = PROFILE_IDLE ? undefined : await startProfile(peers)
   const before = await wire(peers)
   const sent = new Map<string, number>()
   for (let i = 0; i < EDITS; i++) {
@@ -514,7 +515,11 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
         await until(async () => system.formed(peers), FORM_TIMEOUT_MS, `a room of ${size} forming`)
         // the mesh moves as the room grows: let the last newcomer's dials finish before timing edits
         await pause(SETTLE_MS)
+        const cdp = PROFILE_IDLE ? await startProfile(peers) : undefined
         idleCpu = await idleCpuPerPage(peers.length)
+        if (cdp != null) {
+          process.stderr.write(`\nidle ${selfTimes((await cdp.send('Profiler.stop')).profile, size)}\n`)
+        }
         const warm = `warm-${size}`
         await peers[0]?.call('edit', warm)
         const reached = await Promise.all(peers.map(async (p) => p.call('waitKey', warm, FORM_TIMEOUT_MS)))
@@ -557,6 +562,16 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
     await closeAll(peers)
   }
   return results
+}
+
+/** Starts a CPU profile of peer `BENCH_PROFILE`, when it is set and that peer exists. */
+async function startProfile(peers: Peer[]): Promise<CDPSession | undefined> {
+  const profiled = PROFILE != null ? peers[PROFILE] : undefined
+  if (profiled == null) return undefined
+  const cdp = await profiled.context.newCDPSession(profiled.page)
+  await cdp.send('Profiler.enable')
+  await cdp.send('Profiler.start')
+  return cdp
 }
 
 /** CPU seconds every Chromium process of the machine (browser, GPU, renderers, utilities) has used so far. */

@@ -307,6 +307,43 @@ describe('rooms over real peers and a real relay', () => {
     await waitFor(() => equalLogs(room, bobRoom), 20_000, 'the invite reaches bob')
   })
 
+  it('leaves the periodic sync of two devices whose logs agree to the lower peer id, and syncs both ways again after a change', async () => {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    const alice = await member('alice', relay.addr)
+    const bob = await member('bob', relay.addr)
+    const room = await alice.rooms.create('Quiet')
+    // bob may invite too, so either of them can change the log below
+    const invite = alice.rooms.invite(room, { base: 'https://app.example/', flags: InviteFlags.MayInvite })
+    const bobRoom = await bob.rooms.join(invite.link, invite.pin)
+    await waitFor(() => equalLogs(room, bobRoom) && room.state.members.length === 2, 20_000, 'one log')
+    const [low, high] = [alice, bob].sort((a, b) =>
+      a.peer.peerId.toString() < b.peer.peerId.toString() ? -1 : 1
+    )
+    const dials = new Map<Member, number>()
+    for (const m of [low, high] as Member[]) {
+      dials.set(m, 0)
+      const dial = m.peer.dialProtocol.bind(m.peer)
+      m.peer.dialProtocol = (async (...args: Parameters<typeof dial>) => {
+        if (args[1] === ROOM_PROTOCOL) dials.set(m, (dials.get(m) ?? 0) + 1)
+        return dial(...args)
+      })
+    }
+    // ticks every 500 ms: settle a round, then count over 3 s of a quiet room
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    for (const m of dials.keys()) dials.set(m, 0)
+    await new Promise((resolve) => setTimeout(resolve, 3_000))
+    expect(dials.get(low as Member)).toBeGreaterThanOrEqual(3)
+    expect(dials.get(high as Member)).toBe(0)
+    // the higher id's log moves on: it pushes the change itself, and both logs agree again
+    const highRoom = high === alice ? room : bobRoom
+    const lowRoom = high === alice ? bobRoom : room
+    const entries = lowRoom.hashes().length
+    high?.rooms.invite(highRoom, { base: 'https://app.example/' })
+    await waitFor(() => lowRoom.hashes().length === entries + 1, 10_000, 'the change to reach the lower id')
+    expect(dials.get(high as Member)).toBeGreaterThanOrEqual(1)
+  }, 60_000)
+
   it('closes the connections an inviter holds to members that are not its mesh neighbours, and keeps the others', async () => {
     const relay = await RelayFixture.start()
     relays.push(relay)

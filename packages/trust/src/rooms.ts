@@ -457,15 +457,19 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   }
 
   /**
-   * Attests this device's neighbours now, syncs every room with every connected member, and closes idle connections
-   * to member devices that are no mesh neighbour.
+   * Attests this device's neighbours now, syncs every room with every connected member (a member of lower id whose
+   * log matched at the last exchange starts that sync itself), and closes idle connections to member devices that
+   * are no mesh neighbour.
    */
   tick(): void {
     for (const room of this.rooms.values()) {
       if (room.me == null) continue
       this.attest(room)
       this.connectMembers(room)
-      for (const peer of this.connectedMembers(room)) void this.syncWith(room, peer)
+      for (const peer of this.connectedMembers(room)) {
+        if (this.syncedByThem(room, peer)) continue
+        void this.syncWith(room, peer)
+      }
     }
     this.pruneMesh()
     this.updateFallbackRelays()
@@ -787,6 +791,18 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       this.digestsHeard.delete(key)
     }
     if (again) await this.syncWith(room, peer, { ...options, listHashes: true })
+  }
+
+  /**
+   * Whether the periodic sync with `peer` is left to it: a sync runs both ways (entries and attestations out and
+   * in), so of two devices whose logs matched at their last exchange only the lower id starts one each round; the
+   * other answers it. Every sync opened a stream (an RTCDataChannel) from each end every round before. A device
+   * whose log has moved on since it last heard the peer's digest syncs itself.
+   */
+  private syncedByThem(room: Room, peer: PeerId): boolean {
+    if (peer.toString() > this.peer.peerId.toString()) return false
+    const heard = this.digestsHeard.get(`${room.id}\n${peer.toString()}`)
+    return heard != null && equals(heard, room.digest())
   }
 
   /**
