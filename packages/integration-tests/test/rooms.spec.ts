@@ -324,10 +324,10 @@ describe('rooms over real peers and a real relay', () => {
     for (const m of [low, high] as Member[]) {
       dials.set(m, 0)
       const dial = m.peer.dialProtocol.bind(m.peer)
-      m.peer.dialProtocol = (async (...args: Parameters<typeof dial>) => {
+      m.peer.dialProtocol = async (...args: Parameters<typeof dial>) => {
         if (args[1] === ROOM_PROTOCOL) dials.set(m, (dials.get(m) ?? 0) + 1)
         return dial(...args)
-      })
+      }
     }
     // ticks every 500 ms: settle a round, then count over 3 s of a quiet room
     await new Promise((resolve) => setTimeout(resolve, 1_500))
