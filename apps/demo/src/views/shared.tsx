@@ -1,4 +1,5 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
+import { memo } from 'preact/compat'
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks'
 import * as Y from 'yjs'
 import type { DemoNode } from '../node.ts'
 import type { SyncStatus } from '@kith/sync'
@@ -16,14 +17,44 @@ export function colourOf(id: string): string {
   return COLOURS[h % COLOURS.length] as string
 }
 
-/** Re-renders when `doc` changes (from here or from a peer). */
+/**
+ * Calls `fn` at most once a frame however often it is asked (a catch-up or a burst of peers' edits is drawn once),
+ * and within `ms` when no frame comes (a hidden tab gets no animation frames).
+ */
+function coalesced(fn: () => void, ms = 250): { ask: () => void; cancel: () => void } {
+  let frame: number | undefined
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const cancel = (): void => {
+    if (frame != null) cancelAnimationFrame(frame)
+    clearTimeout(timer)
+    frame = undefined
+    timer = undefined
+  }
+  const run = (): void => {
+    cancel()
+    fn()
+  }
+  return {
+    ask: () => {
+      if (timer != null) return
+      frame = requestAnimationFrame(run)
+      timer = setTimeout(run, ms)
+    },
+    cancel
+  }
+}
+
+/** Re-renders when `doc` changes (from here or from a peer), at most once a frame. */
 function useDoc(doc: Y.Doc | undefined): number {
   const [version, setVersion] = useState(0)
   useEffect(() => {
     if (doc == null) return
-    const bump = (): void => setVersion((v) => v + 1)
-    doc.on('update', bump)
-    return () => doc.off('update', bump)
+    const bump = coalesced(() => setVersion((v) => v + 1))
+    doc.on('update', bump.ask)
+    return () => {
+      doc.off('update', bump.ask)
+      bump.cancel()
+    }
   }, [doc])
   return version
 }
@@ -31,9 +62,12 @@ function useDoc(doc: Y.Doc | undefined): number {
 function useAwareness(awareness: Awareness): Map<number, Record<string, unknown>> {
   const [, setVersion] = useState(0)
   useEffect(() => {
-    const bump = (): void => setVersion((v) => v + 1)
-    awareness.on('change', bump)
-    return () => awareness.off('change', bump)
+    const bump = coalesced(() => setVersion((v) => v + 1))
+    awareness.on('change', bump.ask)
+    return () => {
+      awareness.off('change', bump.ask)
+      bump.cancel()
+    }
   }, [awareness])
   return awareness.getStates()
 }
@@ -167,14 +201,18 @@ interface Caret {
   index: number
 }
 
-/** A textarea bound to a Y.Text, with everyone else's caret drawn in a mirror behind it. */
-function NotesEditor({ doc, awareness }: { doc: Y.Doc; awareness: Awareness }) {
+/**
+ * A textarea bound to a Y.Text, with everyone else's caret drawn in a mirror behind it. The mirror holds the text
+ * only up to the last remote caret (what follows moves no caret), so a megabyte of notes is not laid out twice; it
+ * follows the textarea's scrolling by a transform.
+ */
+const NotesEditor = memo(function NotesEditor({ doc, awareness }: { doc: Y.Doc; awareness: Awareness }) {
   const text = useMemo(() => doc.getText('body'), [doc])
   const area = useRef<HTMLTextAreaElement>(null)
   const mirror = useRef<HTMLDivElement>(null)
-  useDoc(doc)
+  const version = useDoc(doc)
   const states = useAwareness(awareness)
-  const value = text.toJSON()
+  const value = useMemo(() => text.toJSON(), [text, version])
 
   // keep this browser's caret where it was when a peer's edit arrives
   useEffect(() => {
@@ -202,6 +240,13 @@ function NotesEditor({ doc, awareness }: { doc: Y.Doc; awareness: Awareness }) {
     text.observe(observer)
     return () => text.unobserve(observer)
   }, [text])
+
+  const follow = (): void => {
+    if (mirror.current != null && area.current != null)
+      mirror.current.style.transform = `translateY(${-area.current.scrollTop}px)`
+  }
+  // a new value can move the textarea's scroll position
+  useLayoutEffect(follow)
 
   const publishCaret = (): void => {
     const el = area.current
@@ -241,23 +286,23 @@ function NotesEditor({ doc, awareness }: { doc: Y.Doc; awareness: Awareness }) {
     pieces.push(value.slice(from, c.index), c)
     from = c.index
   }
-  pieces.push(value.slice(from))
 
   return (
     <div class="editor">
-      <div class="editor-mirror" ref={mirror} aria-hidden="true">
-        {pieces.map((p) =>
-          typeof p === 'string' ? (
-            p
-          ) : (
-            <span class="remote-caret" style={{ borderColor: p.colour }} data-testid="remote-caret">
-              <span class="remote-caret-name" style={{ background: p.colour }}>
-                {p.name}
+      <div class="editor-mirror" aria-hidden="true">
+        <div ref={mirror} data-testid="notes-mirror">
+          {pieces.map((p) =>
+            typeof p === 'string' ? (
+              p
+            ) : (
+              <span class="remote-caret" style={{ borderColor: p.colour }} data-testid="remote-caret">
+                <span class="remote-caret-name" style={{ background: p.colour }}>
+                  {p.name}
+                </span>
               </span>
-            </span>
-          )
-        )}
-        {'\n'}
+            )
+          )}
+        </div>
       </div>
       <textarea
         ref={area}
@@ -269,14 +314,11 @@ function NotesEditor({ doc, awareness }: { doc: Y.Doc; awareness: Awareness }) {
         onSelect={publishCaret}
         onKeyUp={publishCaret}
         onClick={publishCaret}
-        onScroll={() => {
-          if (mirror.current != null && area.current != null)
-            mirror.current.scrollTop = area.current.scrollTop
-        }}
+        onScroll={follow}
       />
     </div>
   )
-}
+})
 
 interface Item {
   text: string
@@ -285,7 +327,7 @@ interface Item {
 }
 
 /** A shopping list: items in a Y.Map by id, ordered by a number moved between neighbours. */
-function ShoppingList({ doc }: { doc: Y.Doc }) {
+const ShoppingList = memo(function ShoppingList({ doc }: { doc: Y.Doc }) {
   const items = useMemo(() => doc.getMap<Y.Map<unknown>>('items'), [doc])
   const [draft, setDraft] = useState('')
   useDoc(doc)
@@ -373,13 +415,13 @@ function ShoppingList({ doc }: { doc: Y.Doc }) {
       </ul>
     </div>
   )
-}
+})
 
 const CANVAS_W = 640
 const CANVAS_H = 400
 
 /** Freehand strokes: each a Y.Map with a colour and a Y.Array of points that grows while the pen moves. */
-function Canvas({ doc, awareness }: { doc: Y.Doc; awareness: Awareness }) {
+const Canvas = memo(function Canvas({ doc, awareness }: { doc: Y.Doc; awareness: Awareness }) {
   const strokes = useMemo(() => doc.getArray<Y.Map<unknown>>('strokes'), [doc])
   const canvas = useRef<HTMLCanvasElement>(null)
   const drawing = useRef<Y.Array<number> | undefined>(undefined)
@@ -464,4 +506,4 @@ function Canvas({ doc, awareness }: { doc: Y.Doc; awareness: Awareness }) {
       />
     </div>
   )
-}
+})
