@@ -102,6 +102,8 @@ export interface SizeResult {
   links?: number
   /** Percent of one core the browser used per page while the formed room sat idle. */
   idleCpu?: number
+  /** While the room sat idle, per page per 10 s: data channels opened, messages sent, and the top protocols. */
+  idleWire?: { channels: number; messages: number; byProtocol: Array<[string, number]> }
 }
 
 export interface JoinResult {
@@ -137,7 +139,12 @@ interface Env {
 
 /** Counts every RTCDataChannel message a page sends, by the libp2p protocol its stream negotiated. */
 function wireCounter(): void {
-  const counts = { all: { messages: 0, bytes: 0 }, byProtocol: {} as Record<string, WireCount> }
+  const counts = {
+    all: { messages: 0, bytes: 0 },
+    byProtocol: {} as Record<string, WireCount>,
+    /** Data channels this page opened or was opened (each libp2p stream on WebRTC is one). */
+    channels: 0
+  }
   const protocolOf = new WeakMap<RTCDataChannel, string>()
   const seen = new WeakMap<RTCDataChannel, number>()
   const decoder = new TextDecoder()
@@ -145,6 +152,7 @@ function wireCounter(): void {
   const MAX_STAMPS = 20_000
   const stamps = { sends: [] as number[], arrivals: [] as number[] }
   const stamp = (channel: RTCDataChannel): void => {
+    counts.channels++
     channel.addEventListener('message', () => {
       if (stamps.arrivals.length < MAX_STAMPS)
         stamps.arrivals.push(performance.timeOrigin + performance.now())
@@ -203,6 +211,7 @@ function wireCounter(): void {
 interface Wire {
   all: WireCount
   byProtocol: Record<string, WireCount>
+  channels: number
 }
 
 async function openPeer(env: Env): Promise<Peer> {
@@ -504,6 +513,7 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
       const adds: number[] = []
       const admitted = system.admissions?.length ?? 0
       let idleCpu: number | undefined
+      let idleWire: SizeResult['idleWire']
       try {
         while (peers.length < size) {
           env.progress(`${system.name}: room of ${size}, adding peer ${peers.length + 1}…`)
@@ -516,7 +526,9 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
         // the mesh moves as the room grows: let the last newcomer's dials finish before timing edits
         await pause(SETTLE_MS)
         const cdp = PROFILE_IDLE ? await startProfile(peers) : undefined
-        idleCpu = await idleCpuPerPage(peers.length)
+        const idle = await idleCpuPerPage(peers)
+        idleCpu = idle.cpu
+        idleWire = idle.wire
         if (cdp != null) {
           process.stderr.write(`\nidle ${selfTimes((await cdp.send('Profiler.stop')).profile, size)}\n`)
         }
@@ -545,6 +557,7 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
         ...measured,
         links: links.reduce((a, b) => a + b, 0) / links.length,
         ...(idleCpu != null ? { idleCpu } : {}),
+        ...(idleWire != null ? { idleWire } : {}),
         ...(churnBefore != null && churnAfter != null
           ? {
               churn: {
@@ -594,13 +607,45 @@ function chromiumCpuSeconds(): number {
 }
 
 /** Percent of one core the browser uses per page over `IDLE_MS` of an idle room; undefined when not sampled. */
-async function idleCpuPerPage(pages: number): Promise<number | undefined> {
-  if (IDLE_MS <= 0) return undefined
+/**
+ * The CPU every Chromium process used while the room sat idle for `IDLE_MS`, per page, and the data channels and
+ * messages the pages made meanwhile (Kith's pages count them; y-webrtc's too).
+ */
+async function idleCpuPerPage(
+  peers: Peer[]
+): Promise<{ cpu?: number; wire?: NonNullable<SizeResult['idleWire']> }> {
+  if (IDLE_MS <= 0) return {}
+  const snapshot = async (): Promise<Wire[]> =>
+    Promise.all(
+      peers.map(async (p) =>
+        p.page.evaluate(() => structuredClone((window as unknown as { wire: Wire }).wire))
+      )
+    )
+  const before = await snapshot()
   const cpu = chromiumCpuSeconds()
   const started = Date.now()
   await pause(IDLE_MS)
   const seconds = (Date.now() - started) / 1000
-  return ((chromiumCpuSeconds() - cpu) / seconds / pages) * 100
+  const used = ((chromiumCpuSeconds() - cpu) / seconds / peers.length) * 100
+  const after = await snapshot()
+  const per = (n: number): number => (n * 10) / seconds / peers.length
+  let channels = 0
+  let messages = 0
+  const byProtocol = new Map<string, number>()
+  after.forEach((w, i) => {
+    const b = before[i] as Wire
+    channels += w.channels - b.channels
+    messages += w.all.messages - b.all.messages
+    for (const [protocol, count] of Object.entries(w.byProtocol)) {
+      const sent = count.messages - (b.byProtocol[protocol]?.messages ?? 0)
+      if (sent > 0) byProtocol.set(protocol, (byProtocol.get(protocol) ?? 0) + sent)
+    }
+  })
+  const top = [...byProtocol]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([protocol, n]): [string, number] => [protocol, per(n)])
+  return { cpu: used, wire: { channels: per(channels), messages: per(messages), byProtocol: top } }
 }
 
 async function kithJoins(env: Env, bytes: number): Promise<JoinResult> {
@@ -766,8 +811,16 @@ export function renderSync(f: SyncFigures): string {
   const idleRows = sizesTried.map((n) => {
     const k = f.kith.sizes.find((r) => r.peers === n)
     const y = f.yWebrtc.sizes.find((r) => r.peers === n)
+    const traffic = (w: SizeResult['idleWire']): string =>
+      w == null
+        ? ''
+        : `; per 10 s ${fixed(w.channels, 1)} data channels opened, ${fixed(w.messages, 1)} messages${
+            w.byProtocol.length > 0
+              ? ` (${w.byProtocol.map(([p, m]) => `${p.replace(/^\/kith\//, '')} ${fixed(m, 1)}`).join(', ')})`
+              : ''
+          }`
     const cell = (r: SizeResult | undefined): string =>
-      r?.idleCpu != null ? `${fixed(r.idleCpu, 1)} % of a core` : '—'
+      r?.idleCpu != null ? `${fixed(r.idleCpu, 1)} % of a core${traffic(r.idleWire)}` : '—'
     const r = k?.idleCpu != null && y?.idleCpu != null ? `${fixed(k.idleCpu / y.idleCpu, 2)}×` : ''
     return [`idle CPU per page (browser total ÷ pages), ${n} peers`, cell(k), cell(y), r]
   })

@@ -5,6 +5,7 @@ import {
   DHT_DATASTORE_PREFIX,
   DHT_PROTOCOL,
   dhtRecordRules,
+  liveness,
   mergingDatastore,
   PROTOCOL_PREFIX
 } from '@kith/peer'
@@ -101,12 +102,14 @@ export async function startRelay(init: RelayInit = {}): Promise<Relay> {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: config.maxConnections },
-      connectionMonitor: { protocolPrefix: PROTOCOL_PREFIX },
+      // peers are watched on one long-lived liveness stream per connection (or by ping streams, for peers without it)
+      connectionMonitor: { enabled: false },
       // a relay on a LAN or loopback must be able to dial its bootstrap peers there
       connectionGater: config.allowPrivateAddresses ? { denyDialMultiaddr: () => false } : {},
       metrics: prometheusMetrics({ registry, collectDefaultMetrics: true }),
       services: {
         identify: identify({ protocolPrefix: PROTOCOL_PREFIX }),
+        liveness: liveness(),
         ping: ping({ protocolPrefix: PROTOCOL_PREFIX, maxOutboundStreams: 4, maxInboundStreams: 4 }),
         autonat: autoNAT({ protocolPrefix: PROTOCOL_PREFIX }),
         dht: kadDHT({

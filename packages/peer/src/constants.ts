@@ -10,11 +10,21 @@ export const PROTOCOL_PREFIX = 'kith'
 export const DEFAULT_APP_ID = 'kith'
 
 /**
- * How often every open connection is pinged to notice a peer that went away. Each ping opens a stream, which on
- * WebRTC is a data channel with its own open, negotiation and close messages: in a room of 8 browsers, 2 s pings
- * made 9.3 n data-channel messages per edit in all and an edit latency p95 of 136 ms; 10 s, 5.7 n and 74 ms.
+ * How often each end of every open connection pings the other to notice a peer that went away. When pings were a
+ * stream each (libp2p's monitor, before the liveness stream), a WebRTC data channel opened, negotiated and closed:
+ * in a room of 8 browsers, 2 s pings made 9.3 n data-channel messages per edit in all and an edit latency p95 of
+ * 136 ms; 10 s, 5.7 n and 74 ms.
  */
 export const DEFAULT_LIVENESS_INTERVAL_MS = 10_000
+
+/** Pings and pongs on one long-lived stream per connection, opened by the connection's dialer (PROTOCOL.md). */
+export const LIVENESS_PROTOCOL = '/kith/liveness/1.0.0'
+
+/** libp2p's ping protocol under Kith's prefix: answered for anyone, and used to watch peers without the above. */
+export const PING_PROTOCOL = '/kith/ping/1.0.0'
+
+/** A remote pinging faster than this on the liveness stream has it reset (its pongs would cost this end). */
+export const MAX_LIVENESS_PINGS_PER_SECOND = 10
 
 /**
  * A ping slower than this counts as a failure and the connection is closed. While recent pings are slow (a busy

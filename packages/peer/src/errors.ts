@@ -45,3 +45,16 @@ export class DuplicateConnectionError extends Error {
     this.name = 'DuplicateConnectionError'
   }
 }
+
+/**
+ * A connection's liveness check failed: a ping went unanswered within the timeout (the connection is closed with this
+ * error), or the remote broke the liveness protocol (its stream is reset and the connection watched by ping streams).
+ */
+export class LivenessError extends Error {
+  static override name = 'LivenessError'
+
+  constructor(message = 'the peer did not answer a liveness ping', options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'LivenessError'
+  }
+}

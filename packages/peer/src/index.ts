@@ -15,6 +15,7 @@
  */
 
 import type { DhtNamespaces } from './dht-records.ts'
+import type { Liveness } from './liveness.ts'
 import type { RelayManager } from './relays.ts'
 import type { ComponentLogger, ConnectionGater, Libp2p, PrivateKey, ServiceMap } from '@libp2p/interface'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
@@ -32,12 +33,15 @@ export type { DhtNamespace, DhtNamespaces } from './dht-records.ts'
 export { protocolId, type ProtocolId } from './protocol.ts'
 export { connectionKind, isDirect, ConnectionKind } from './connections.ts'
 export { RelayState } from './relays.ts'
+export { liveness, LivenessMode, LivenessFrame, LIVENESS_FRAME_BYTES } from './liveness.ts'
+export type { Liveness, LivenessInit, LivenessComponents } from './liveness.ts'
 export type { RelayManager, RelayManagerEvents, RelayStatus } from './relays.ts'
 export {
   DialFailedError,
   DialSupersededError,
   DuplicateConnectionError,
-  InvalidParametersError
+  InvalidParametersError,
+  LivenessError
 } from './errors.ts'
 export { redundantConnections } from './duplicates.ts'
 export * from './constants.ts'
@@ -48,6 +52,8 @@ export interface KithServices extends ServiceMap {
   ping: Ping
   dht: KadDHT
   relays: RelayManager
+  /** Watches every connection for a peer that vanished (`livenessIntervalMs`). */
+  liveness: Liveness
   /** Present when the peer relays for others (`serveRelay`). */
   relayServer?: CircuitRelayService
 }
@@ -138,8 +144,9 @@ export interface KithPeerInit<S extends ServiceMap = Record<string, unknown>> {
   allowPrivateAddresses?: boolean
 
   /**
-   * How often each connection is pinged to notice a peer that went away. Each ping costs a stream (on WebRTC, a
-   * data channel), so a shorter interval notices sooner and costs every connection more. @default 10_000
+   * How often each end of a connection pings the other to notice a peer that went away, on one long-lived stream
+   * per connection (a peer without that protocol is pinged with a stream per ping, as libp2p does). A shorter
+   * interval notices sooner and costs every connection more. @default 10_000
    */
   livenessIntervalMs?: number
   /**

@@ -17,7 +17,6 @@ import {
   DEFAULT_INBOUND_CONNECTIONS_PER_SECOND,
   DEFAULT_LIVENESS_INTERVAL_MS,
   DEFAULT_LIVENESS_TIMEOUT_MS,
-  LIVENESS_TIMEOUT_STRETCH,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_RELAY_RESERVE_TIMEOUT_MS,
   DEFAULT_RELAY_RETRY_MAX_MS,
@@ -33,6 +32,7 @@ import {
 import { dhtRecordRules, mergingDatastore } from './dht-records.ts'
 import { closeDuplicateConnections } from './duplicates.ts'
 import { InvalidParametersError } from './errors.ts'
+import { liveness } from './liveness.ts'
 import { assertName } from './protocol.ts'
 import { relayManager } from './relays.ts'
 import { createTransports } from './transports.ts'
@@ -207,21 +207,16 @@ export async function createKithPeer<S extends ServiceMap = Record<string, unkno
       addressDialTimeout: config.dialTimeoutMs,
       inboundConnectionThreshold: DEFAULT_INBOUND_CONNECTIONS_PER_SECOND
     },
-    connectionMonitor: {
-      pingInterval: config.livenessIntervalMs,
+    // replaced by the liveness service: one long-lived stream per connection instead of a stream per ping
+    connectionMonitor: { enabled: false },
+    services: {
+      identify: identify({ protocolPrefix: PROTOCOL_PREFIX }),
       // the timeout follows the pings' recent round trips, from livenessTimeoutMs up to LIVENESS_TIMEOUT_STRETCH
       // times that: on a saturated CPU (24 browsers on two cores) a fixed 3 s closed healthy connections, and
       // redialling them loaded it further (64 connections opened and 65 closed in 5 s; 20 and 13 at 15 s)
-      pingTimeout: {
-        minTimeout: config.livenessTimeoutMs,
-        maxTimeout: config.livenessTimeoutMs * LIVENESS_TIMEOUT_STRETCH
-      },
-      protocolPrefix: PROTOCOL_PREFIX
-    },
-    services: {
-      identify: identify({ protocolPrefix: PROTOCOL_PREFIX }),
-      // liveness pings may overlap when one is slow (the timeout is longer than the interval); libp2p's default of
-      // one outbound ping stream would then fail the next ping and abort a healthy connection
+      liveness: liveness({ intervalMs: config.livenessIntervalMs, timeoutMs: config.livenessTimeoutMs }),
+      // answers pings for anyone, and watches peers without the liveness protocol; pings may overlap when one is
+      // slow (the timeout is longer than the interval), and libp2p's default of one stream would fail the next
       ping: ping({ protocolPrefix: PROTOCOL_PREFIX, maxOutboundStreams: 4, maxInboundStreams: 4 }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,

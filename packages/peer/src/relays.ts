@@ -5,7 +5,8 @@ import { TypedEventEmitter } from 'main-event'
 import {
   DEFAULT_RELAY_RESERVE_TIMEOUT_MS,
   DEFAULT_RELAY_RETRY_MAX_MS,
-  DEFAULT_RELAY_RETRY_MIN_MS
+  DEFAULT_RELAY_RETRY_MIN_MS,
+  LIVENESS_PROTOCOL
 } from './constants.ts'
 import { InvalidParametersError } from './errors.ts'
 
@@ -312,7 +313,7 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
   }
 
   /**
-   * Closes the circuits to `direct`'s peer that are older than it and carry no stream, after a grace period; a
+   * Closes the circuits to `direct`'s peer that are older than it and carry no stream but liveness, after a grace period; a
    * circuit still busy then (a signaling or identify stream finishing) is looked at again, up to `checks` times.
    */
   private closeSignalingCircuits(direct: Connection, checks: number): void {
@@ -323,7 +324,8 @@ class DefaultRelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
       for (const connection of this.components.connectionManager.getConnections(direct.remotePeer)) {
         // only circuits older than the direct link: a newer one may be signaling a fresh connection
         if (connection.limits == null || connection.timeline.open > direct.timeline.open) continue
-        if (connection.streams.length > 0) {
+        // the liveness stream lives as long as the connection: it keeps no circuit in use
+        if (connection.streams.some((stream) => stream.protocol !== LIVENESS_PROTOCOL)) {
           busy = true
           continue
         }

@@ -109,8 +109,8 @@ const UNREACHABLE_MS = 30_000
 export const MESH_PRUNE_AFTER_MS = 30_000
 /** Idle connections are closed one per this long. */
 const PRUNE_SPACING_MS = 1_000
-/** Streams that do not keep a connection in use: libp2p's liveness pings and identify. */
-const BACKGROUND_PROTOCOL = /\/(ping|id)(\/push)?\/\d+\.\d+\.\d+$/
+/** Streams that do not keep a connection in use: liveness (its stream and pings) and identify. */
+const BACKGROUND_PROTOCOL = /\/(ping|liveness|id)(\/push)?\/\d+\.\d+\.\d+$/
 
 /** The room's devices on a ring ordered by SHA-256(room ‖ device): the same ring on every device. */
 function meshRing(room: string, devices: string[]): string[] {
