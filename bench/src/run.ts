@@ -69,6 +69,11 @@ function progress(line: string): void {
   process.stderr.write(`\r\x1b[2K${line}`)
 }
 
+/** Whether a BENCH_* knob other than BENCH_ONLY narrows or changes the shared-state run. */
+function syncRunIsPartial(): boolean {
+  return Object.keys(process.env).some((key) => key.startsWith('BENCH_') && key !== 'BENCH_ONLY')
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'kith-bench-'))
   const relay = await startRelayProcess({ keyFile: join(dir, 'relay.key') })
@@ -80,9 +85,11 @@ async function main(): Promise<void> {
       const sync = await measureSync(syncEnv)
       process.stderr.write('\n')
       await mkdir(RESULTS, { recursive: true })
-      await writeFile(join(RESULTS, 'sync.json'), JSON.stringify(sync, null, 2) + '\n')
+      // a run narrowed by a BENCH_* knob is an experiment: it must not replace the committed full table
+      const name = syncRunIsPartial() ? 'sync-partial' : 'sync'
+      await writeFile(join(RESULTS, `${name}.json`), JSON.stringify(sync, null, 2) + '\n')
       const markdown = renderSync(sync)
-      await writeFile(join(RESULTS, 'sync.md'), markdown + '\n')
+      await writeFile(join(RESULTS, `${name}.md`), markdown + '\n')
       process.stdout.write('\n' + markdown + '\n')
       return
     }
