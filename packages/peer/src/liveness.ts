@@ -257,7 +257,7 @@ class LivenessService implements Liveness, Startable {
           )
           return
         }
-        stream.send(frame(LivenessFrame.Pong, seq))
+        if (!this.send(watch, frame(LivenessFrame.Pong, seq))) return
       } else if (bytes[0] === LivenessFrame.Pong) {
         const outstanding = watch.outstanding
         // a pong for a ping this end never sent, or already timed out, is ignored
@@ -309,7 +309,25 @@ class LivenessService implements Liveness, Startable {
       },
       { once: true }
     )
-    stream.send(frame(LivenessFrame.Ping, seq))
+    this.send(watch, frame(LivenessFrame.Ping, seq))
+  }
+
+  /**
+   * Sends a frame on the liveness stream; false when the stream can no longer be written (the remote closed it, or it
+   * is closing), which ends it: the connection is then watched by ping streams.
+   */
+  private send(watch: Watch, bytes: Uint8Array): boolean {
+    const { stream } = watch
+    if (stream == null) return false
+    try {
+      if (stream.writeStatus !== 'writable')
+        throw new LivenessError('the liveness stream is closed for writing')
+      stream.send(bytes)
+      return true
+    } catch (err: unknown) {
+      stream.abort(err as Error)
+      return false
+    }
   }
 
   /** libp2p's ping: a stream per ping, 32 bytes echoed. A remote without the protocol still counts as alive. */

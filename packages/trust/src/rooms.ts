@@ -20,8 +20,10 @@ import {
 import { InviteError, RoomError } from './errors.ts'
 import { readInviteLink } from './invite.ts'
 import { Room } from './room.ts'
+import { RoomSessions, serveRoomSession } from './room-sessions.ts'
 import { attestNeighbours, readAttestation, roomTopology } from './topology.ts'
 import type { RedeemOptions } from './admission.ts'
+import type { RoomChannel } from './room-sessions.ts'
 import type { RoomGater } from './gater.ts'
 import type { Invite } from './invite.ts'
 import type { CreatedInvite, InviteOptions } from './room.ts'
@@ -109,8 +111,11 @@ const UNREACHABLE_MS = 30_000
 export const MESH_PRUNE_AFTER_MS = 30_000
 /** Idle connections are closed one per this long. */
 const PRUNE_SPACING_MS = 1_000
-/** Streams that do not keep a connection in use: liveness (its stream and pings) and identify. */
-const BACKGROUND_PROTOCOL = /\/(ping|liveness|id)(\/push)?\/\d+\.\d+\.\d+$/
+/**
+ * Streams that do not keep a connection in use: liveness (its stream and pings), identify, and the room protocol's
+ * kept streams (its exchanges are periodic; one cut short runs again).
+ */
+const BACKGROUND_PROTOCOL = /\/(ping|liveness|id|id\/push|trust\/room)\/\d+\.\d+\.\d+$/
 
 /** The room's devices on a ring ordered by SHA-256(room ‖ device): the same ring on every device. */
 function meshRing(room: string, devices: string[]): string[] {
@@ -256,6 +261,11 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   private readonly digestsHeard = new Map<string, Uint8Array>()
   /** Attestations already checked (by hash of their bytes): every sync carries all of them, most unchanged. */
   private readonly checkedAttestations = new Set<string>()
+  /** The room-protocol streams this device opened, kept for its next exchanges with each peer. */
+  private readonly sessions = new RoomSessions(
+    async (peer, signal) => this.peer.dialProtocol(peer, ROOM_PROTOCOL, { signal }),
+    MAX_ROOM_MESSAGE_BYTES
+  )
   private readonly init: RoomsInit
   private timer?: ReturnType<typeof setInterval>
   private pruneTimer?: ReturnType<typeof setTimeout>
@@ -333,6 +343,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     this.init.gater?.bind(undefined)
     await this.peer.unhandle(INVITE_PROTOCOL)
     await this.peer.unhandle(ROOM_PROTOCOL)
+    this.sessions.closeAll()
     await this.save()
   }
 
@@ -760,34 +771,31 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     const digest = room.digest()
     const heard = this.digestsHeard.get(key)
     const listed = options.listHashes === true || heard == null || !equals(heard, digest)
-    let stream: Stream | undefined
     let again = false
     try {
-      stream = await this.peer.dialProtocol(peer, ROOM_PROTOCOL, { signal })
-      const channel = channelFromStream(stream, signal, MAX_ROOM_MESSAGE_BYTES)
-      await channel.write(
-        encode({
-          t: 'sync',
-          room: room.id,
-          ...(listed ? { have: room.hashes() } : {}),
-          hd: digest,
-          nb: this.attestationsFor(room, peer)
-        })
-      )
-      const reply = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'sync reply')
-      if (reply.t !== 'sync') throw new RoomError('NOT_MEMBER', `the peer refused: ${String(reply.code)}`)
-      read.keys(reply, ['t', 'have', 'hd', 'entries', 'nb'], 'sync reply')
-      this.absorb(room, reply)
-      // (a reply without hashes means the peer holds this very log: nothing to send)
-      const lacking = reply.have != null ? room.missing(read.strings(reply, 'have', 4 * 4096, 43)) : []
-      await channel.write(encode({ t: 'entries', entries: lacking }))
-      await stream.close()
-      const theirDigest = reply.hd != null ? read.bytes(reply, 'hd', 32) : undefined
-      if (theirDigest != null) this.digestsHeard.set(key, theirDigest)
-      // hashes left out, and the peer's log is not ours: it sent its hashes but no entries, so ask again with ours
-      again = !listed && (theirDigest == null || !equals(theirDigest, room.digest()))
-    } catch (err: unknown) {
-      stream?.abort(err as Error)
+      again = await this.sessions.run(peer, signal, async (channel) => {
+        await channel.write(
+          encode({
+            t: 'sync',
+            room: room.id,
+            ...(listed ? { have: room.hashes() } : {}),
+            hd: digest,
+            nb: this.attestationsFor(room, peer)
+          })
+        )
+        const reply = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'sync reply')
+        if (reply.t !== 'sync') throw new RoomError('NOT_MEMBER', `the peer refused: ${String(reply.code)}`)
+        read.keys(reply, ['t', 'have', 'hd', 'entries', 'nb'], 'sync reply')
+        this.absorb(room, reply)
+        // (a reply without hashes means the peer holds this very log: nothing to send)
+        const lacking = reply.have != null ? room.missing(read.strings(reply, 'have', 4 * 4096, 43)) : []
+        await channel.write(encode({ t: 'entries', entries: lacking }))
+        const theirDigest = reply.hd != null ? read.bytes(reply, 'hd', 32) : undefined
+        if (theirDigest != null) this.digestsHeard.set(key, theirDigest)
+        // hashes left out, and the peer's log is not ours: it sent its hashes but no entries, so ask again with ours
+        return !listed && (theirDigest == null || !equals(theirDigest, room.digest()))
+      })
+    } catch {
       this.digestsHeard.delete(key)
     }
     if (again) await this.syncWith(room, peer, { ...options, listHashes: true })
@@ -843,48 +851,54 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     }
   }
 
+  /** The room protocol's responder: exchanges one after another on the stream (see room-sessions.ts). */
   private respond(stream: Stream, connection: Connection): void {
-    const signal = AbortSignal.timeout(DEFAULT_SYNC_TIMEOUT_MS)
-    const channel = channelFromStream(stream, signal, MAX_ROOM_MESSAGE_BYTES)
-    const run = async (): Promise<void> => {
-      const request = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'sync')
-      read.keys(request, ['t', 'room', 'have', 'hd', 'nb'], 'sync')
-      const id = read.string(request, 'room', 43)
-      const room = this.rooms.get(id)
-      // the node-wide gater let the peer in; this room's membership is checked here, on the authenticated peer
-      // (a device that left still answers members, so its leave reaches them even if its own push failed)
-      if (room == null || !room.isMemberDevice(connection.remotePeer)) {
-        this.safeDispatchEvent('refused', { detail: { peer: connection.remotePeer, room: id } })
-        await channel.write(encode({ t: 'error', code: 'NOT_MEMBER' }))
-        await stream.close()
-        return
-      }
-      const listed = request.have != null
-      const theirs = listed ? read.strings(request, 'have', 4 * 4096, 43) : []
-      // (a dialer that lists its hashes may leave the digest out, as before digests)
-      const theirDigest = request.hd != null || !listed ? read.bytes(request, 'hd', 32) : undefined
-      this.absorb(room, { nb: request.nb })
-      const digest = room.digest()
-      // a dialer that left its hashes out holds the log it had at the last sync; if that is ours, nothing to list
-      const same = !listed && theirDigest != null && equals(theirDigest, digest)
-      if (theirDigest != null)
-        this.digestsHeard.set(`${room.id}\n${connection.remotePeer.toString()}`, theirDigest)
-      await channel.write(
-        encode({
-          t: 'sync',
-          ...(same ? {} : { have: room.hashes() }),
-          hd: digest,
-          entries: listed ? room.missing(theirs) : [],
-          nb: this.attestationsFor(room, connection.remotePeer)
-        })
-      )
-      const rest = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'entries')
-      if (room.isMemberDevice(connection.remotePeer)) this.absorb(room, rest)
-      await stream.close()
-    }
-    run().catch((err: unknown) => {
+    serveRoomSession(stream, MAX_ROOM_MESSAGE_BYTES, DEFAULT_SYNC_TIMEOUT_MS, async (first, channel) =>
+      this.answerSync(first, channel, connection)
+    ).catch((err: unknown) => {
       stream.abort(err as Error)
     })
+  }
+
+  /** One exchange of the room protocol, from its first message; false after a refusal (the stream then ends). */
+  private async answerSync(
+    first: Uint8Array,
+    channel: RoomChannel,
+    connection: Connection
+  ): Promise<boolean> {
+    const request = read.map(decode(first, MAX_ROOM_MESSAGE_BYTES), 'sync')
+    read.keys(request, ['t', 'room', 'have', 'hd', 'nb'], 'sync')
+    const id = read.string(request, 'room', 43)
+    const room = this.rooms.get(id)
+    // the node-wide gater let the peer in; this room's membership is checked here, on the authenticated peer
+    // (a device that left still answers members, so its leave reaches them even if its own push failed)
+    if (room == null || !room.isMemberDevice(connection.remotePeer)) {
+      this.safeDispatchEvent('refused', { detail: { peer: connection.remotePeer, room: id } })
+      await channel.write(encode({ t: 'error', code: 'NOT_MEMBER' }))
+      return false
+    }
+    const listed = request.have != null
+    const theirs = listed ? read.strings(request, 'have', 4 * 4096, 43) : []
+    // (a dialer that lists its hashes may leave the digest out, as before digests)
+    const theirDigest = request.hd != null || !listed ? read.bytes(request, 'hd', 32) : undefined
+    this.absorb(room, { nb: request.nb })
+    const digest = room.digest()
+    // a dialer that left its hashes out holds the log it had at the last sync; if that is ours, nothing to list
+    const same = !listed && theirDigest != null && equals(theirDigest, digest)
+    if (theirDigest != null)
+      this.digestsHeard.set(`${room.id}\n${connection.remotePeer.toString()}`, theirDigest)
+    await channel.write(
+      encode({
+        t: 'sync',
+        ...(same ? {} : { have: room.hashes() }),
+        hd: digest,
+        entries: listed ? room.missing(theirs) : [],
+        nb: this.attestationsFor(room, connection.remotePeer)
+      })
+    )
+    const rest = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'entries')
+    if (room.isMemberDevice(connection.remotePeer)) this.absorb(room, rest)
+    return true
   }
 }
 
