@@ -109,6 +109,14 @@ export class RoomSessions {
   }
 }
 
+export interface ServeRoomSessionOptions {
+  maxMessageBytes: number
+  /** Each exchange's deadline. */
+  exchangeTimeoutMs: number
+  /** @default ROOM_SESSION_IDLE_MS */
+  idleMs?: number
+}
+
 /**
  * Answers the exchanges a peer runs on `stream`, one after another, until it closes its side, breaks an exchange, or
  * sends nothing for `idleMs`. `exchange` gets each exchange's first message and a channel bounded by
@@ -116,11 +124,10 @@ export class RoomSessions {
  */
 export async function serveRoomSession(
   stream: Stream,
-  maxMessageBytes: number,
-  exchangeTimeoutMs: number,
   exchange: (first: Uint8Array, channel: RoomChannel) => Promise<boolean>,
-  idleMs = ROOM_SESSION_IDLE_MS
+  options: ServeRoomSessionOptions
 ): Promise<void> {
+  const { maxMessageBytes, exchangeTimeoutMs, idleMs = ROOM_SESSION_IDLE_MS } = options
   const lp = lpStream(stream, { maxDataLength: maxMessageBytes })
   for (;;) {
     const idle = AbortSignal.timeout(idleMs)

@@ -853,9 +853,10 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
 
   /** The room protocol's responder: exchanges one after another on the stream (see room-sessions.ts). */
   private respond(stream: Stream, connection: Connection): void {
-    serveRoomSession(stream, MAX_ROOM_MESSAGE_BYTES, DEFAULT_SYNC_TIMEOUT_MS, async (first, channel) =>
-      this.answerSync(first, channel, connection)
-    ).catch((err: unknown) => {
+    serveRoomSession(stream, async (first, channel) => this.answerSync(first, channel, connection), {
+      maxMessageBytes: MAX_ROOM_MESSAGE_BYTES,
+      exchangeTimeoutMs: DEFAULT_SYNC_TIMEOUT_MS
+    }).catch((err: unknown) => {
       stream.abort(err as Error)
     })
   }

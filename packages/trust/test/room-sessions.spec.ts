@@ -25,8 +25,6 @@ function harness(options: { oneShot?: boolean; idleMs?: number; refuse?: (first:
     ended.push(
       serveRoomSession(
         inbound,
-        MAX_BYTES,
-        5_000,
         async (first, channel) => {
           served.push(str(first))
           if (options.refuse?.(str(first)) === true) {
@@ -37,7 +35,11 @@ function harness(options: { oneShot?: boolean; idleMs?: number; refuse?: (first:
           served.push(str(await channel.read()))
           return options.oneShot !== true
         },
-        options.idleMs
+        {
+          maxMessageBytes: MAX_BYTES,
+          exchangeTimeoutMs: 5_000,
+          ...(options.idleMs != null ? { idleMs: options.idleMs } : {})
+        }
       ).catch((err: unknown) => {
         inbound.abort(err as Error)
         throw err
@@ -108,10 +110,14 @@ describe('room sessions', () => {
   it('should abort a session whose peer sends a message over the limit, and serve nothing of it', async () => {
     const [outbound, inbound] = await streamPair({ delay: 0 })
     const served: string[] = []
-    const serving = serveRoomSession(inbound, MAX_BYTES, 5_000, async (first) => {
-      served.push(str(first))
-      return true
-    })
+    const serving = serveRoomSession(
+      inbound,
+      async (first) => {
+        served.push(str(first))
+        return Promise.resolve(true)
+      },
+      { maxMessageBytes: MAX_BYTES, exchangeTimeoutMs: 5_000 }
+    )
     outbound.send(new Uint8Array([0x80, 0x10, ...new Uint8Array(16)]))
     await expect(serving).rejects.toMatchObject({ name: 'InvalidDataLengthError' })
     expect(served).toEqual([])
