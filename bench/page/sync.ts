@@ -36,6 +36,8 @@ let sync: Sync | undefined
  * invite exchanges, and their pruning once idle).
  */
 const churn = { opened: 0, closed: 0, neighbourOpened: 0, neighbourClosed: 0 }
+/** Why those direct connections closed: the error's name (or "closed"), who closed it, whether a neighbour. */
+const closeReasons: Record<string, number> = {}
 /** The Kith room being probed. */
 let probedRoom: Room | undefined
 let provider: WebrtcProvider | undefined
@@ -140,6 +142,12 @@ export function kithSync(parts: () => KithParts) {
         if (event.detail.limits != null) return
         churn.opened++
         if (neighbour(event.detail.remotePeer)) churn.neighbourOpened++
+        const connection = event.detail
+        connection.addEventListener('close', (closed) => {
+          const by = closed.local === false ? ' by the peer' : ''
+          const key = `${closed.error?.name ?? 'closed'}${by}${neighbour(connection.remotePeer) ? ', a neighbour' : ''}`
+          closeReasons[key] = (closeReasons[key] ?? 0) + 1
+        })
       })
       peer.addEventListener('connection:close', (event) => {
         if (event.detail.limits != null) return
@@ -178,6 +186,7 @@ export function kithSync(parts: () => KithParts) {
       closed: number
       neighbourOpened: number
       neighbourClosed: number
+      reasons: Record<string, number>
     } {
       const room = needRoom(id)
       return {
@@ -186,7 +195,8 @@ export function kithSync(parts: () => KithParts) {
         connections: parts()
           .peer.getConnections()
           .filter((c) => c.limits == null).length,
-        ...churn
+        ...churn,
+        reasons: { ...closeReasons }
       }
     }
   }

@@ -23,7 +23,7 @@ const sizes = (name: string, fallback: string): number[] =>
     .split(',')
     .filter((size) => size.trim() !== '')
     .map(Number)
-const KITH_SIZES = sizes('BENCH_KITH_SIZES', '2,8,16,24,32,48')
+const KITH_SIZES = sizes('BENCH_KITH_SIZES', '2,8,16,24,32,48,64,72')
 const YW_SIZES = sizes('BENCH_YW_SIZES', '2,8,16,24,32')
 const JOIN_BYTES = sizes('BENCH_JOIN_BYTES', '100000,1000000,10000000')
 const JOIN_ROUNDS = Number(process.env.BENCH_JOIN_ROUNDS ?? 3)
@@ -73,6 +73,8 @@ export interface Churn {
   closed: number
   neighbourOpened: number
   neighbourClosed: number
+  /** Closes by reason (the error's name, who closed, whether to a mesh neighbour). */
+  reasons?: Record<string, number>
 }
 
 export interface WireCount {
@@ -329,12 +331,14 @@ function kithSystem(): System & { room(): string } {
       return ((await peer.call('kithLinks', room)) as { links: number }).links
     },
     async churn(peers) {
-      const total: Churn = { opened: 0, closed: 0, neighbourOpened: 0, neighbourClosed: 0 }
+      const total = { opened: 0, closed: 0, neighbourOpened: 0, neighbourClosed: 0 }
+      const reasons: Record<string, number> = {}
       for (const peer of peers) {
-        const c = (await peer.call('kithLinks', room)) as Churn
-        for (const key of Object.keys(total) as Array<keyof Churn>) total[key] += c[key]
+        const c = (await peer.call('kithLinks', room)) as Required<Churn>
+        for (const key of Object.keys(total) as Array<keyof typeof total>) total[key] += c[key]
+        for (const [reason, n] of Object.entries(c.reasons)) reasons[reason] = (reasons[reason] ?? 0) + n
       }
-      return total
+      return { ...total, reasons }
     },
     async formed(peers) {
       for (const peer of peers) {
@@ -564,7 +568,15 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
                 opened: churnAfter.opened - churnBefore.opened,
                 closed: churnAfter.closed - churnBefore.closed,
                 neighbourOpened: churnAfter.neighbourOpened - churnBefore.neighbourOpened,
-                neighbourClosed: churnAfter.neighbourClosed - churnBefore.neighbourClosed
+                neighbourClosed: churnAfter.neighbourClosed - churnBefore.neighbourClosed,
+                reasons: Object.fromEntries(
+                  Object.entries(churnAfter.reasons ?? {})
+                    .map(([reason, n]): [string, number] => [
+                      reason,
+                      n - (churnBefore.reasons?.[reason] ?? 0)
+                    ])
+                    .filter(([, n]) => n > 0)
+                )
               }
             }
           : {})
@@ -856,7 +868,12 @@ function linkCell(r: SizeResult | undefined): string {
   const churn =
     r.churn != null
       ? `; during the edits ${r.churn.opened} direct connections opened (${r.churn.neighbourOpened} to mesh ` +
-        `neighbours), ${r.churn.closed} closed (${r.churn.neighbourClosed} to mesh neighbours)`
+        `neighbours), ${r.churn.closed} closed (${r.churn.neighbourClosed} to mesh neighbours)` +
+        (Object.keys(r.churn.reasons ?? {}).length > 0
+          ? `: ${Object.entries(r.churn.reasons ?? {})
+              .map(([reason, n]) => `${reason} ×${n}`)
+              .join(', ')}`
+          : '')
       : ''
   return `${fixed(r.links, 1)} · ${fixed((r.formMs ?? Number.NaN) / 1000, 1)} s${adds}${churn}`
 }

@@ -7,7 +7,7 @@
  * function. People compare safety numbers to know they talk to whom they think; a passphrase-protected backup brings
  * an identity back after a browser is cleared.
  */
-export { verify, RevocationList } from './verify.ts'
+export { verify, verifyAsync, RevocationList } from './verify.ts'
 export type { DeviceStatus, Verified, VerifyOptions } from './verify.ts'
 export {
   createIdentity,

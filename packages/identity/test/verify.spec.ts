@@ -22,8 +22,10 @@ import {
   UncertifiedDeviceError,
   UnexpectedSignerError,
   verify,
+  verifyAsync,
   WrongTypeError
 } from '../src/index.ts'
+import { isCanonicalPoint, verifyNative } from '../src/native-ed25519.ts'
 import type { Identity } from '../src/index.ts'
 
 let alice: Identity
@@ -225,5 +227,78 @@ describe('verify, many times over', () => {
     )
     // and the genuine one keeps verifying
     expect(verify(signed, { type: 'note' }).deviceName).toBe('bob')
+  })
+})
+
+describe('verifyAsync (the signature checked by WebCrypto)', () => {
+  const outcome = async (run: () => unknown): Promise<unknown> => {
+    try {
+      const v = (await run()) as {
+        type: string
+        user: Uint8Array
+        deviceName: string
+        at: number
+        body: unknown
+      }
+      return { ok: v.type, user: v.user, deviceName: v.deviceName, at: v.at, body: v.body }
+    } catch (err: unknown) {
+      return { error: (err as Error).name }
+    }
+  }
+
+  it('should check signatures with the platform here (Node has Ed25519 in WebCrypto), and say what verify says', async () => {
+    const message = new TextEncoder().encode('kith')
+    const signature = ed25519.sign(message, deviceSecret(alice.device))
+    expect(await verifyNative(signature, message, ed25519.getPublicKey(deviceSecret(alice.device)))).toBe(
+      true
+    )
+    const signed = signAs(alice, 'note', { text: 'hi' })
+    expect(await verifyAsync(signed, { type: 'note' })).toEqual(verify(signed, { type: 'note' }))
+  })
+
+  it('should agree with verify on every mutation of a valid statement', async () => {
+    const valid = signAs(alice, 'note', { text: 'hello' })
+    await fc.assert(
+      fc.asyncProperty(fc.nat(valid.byteLength - 1), fc.integer({ min: 1, max: 255 }), async (index, xor) => {
+        const mutated = new Uint8Array(valid)
+        mutated[index] = mutated[index]! ^ xor
+        expect(await outcome(async () => verifyAsync(mutated, { type: 'note' }))).toEqual(
+          await outcome(() => verify(mutated, { type: 'note' }))
+        )
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it('malleability and odd points: should refuse S + L, a non-canonical R and a small-order key, as the strict rule does', async () => {
+    const secret = deviceSecret(alice.device)
+    const publicKey = ed25519.getPublicKey(secret)
+    const message = new TextEncoder().encode('kith')
+    const signature = ed25519.sign(message, secret)
+    const L = 2n ** 252n + 27742317777372353535851937790883648493n
+    let s = 0n
+    for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(signature[32 + i]!)
+    const unreduced = new Uint8Array(signature)
+    for (let i = 0; i < 32; i++) unreduced[32 + i] = Number(((s + L) >> BigInt(8 * i)) & 0xffn)
+    expect(await verifyNative(unreduced, message, publicKey)).toBe(false)
+
+    // y = p: the encoding of y = 0 plus p, which lax decoders reduce
+    const notCanonical = new Uint8Array(32).fill(0xff)
+    notCanonical[0] = 0xed
+    notCanonical[31] = 0x7f
+    expect(isCanonicalPoint(notCanonical)).toBe(false)
+    expect(isCanonicalPoint(publicKey)).toBe(true)
+    const badR = new Uint8Array(signature)
+    badR.set(notCanonical, 0)
+    expect(await verifyNative(badR, message, publicKey)).toBe(false)
+    expect(await verifyNative(signature, message, notCanonical)).toBe(false)
+
+    // the identity point as the key, R = identity, S = 0: the cofactorless equation alone holds for any message
+    const identityPoint = new Uint8Array(32)
+    identityPoint[0] = 1
+    const zero = new Uint8Array(64)
+    zero[0] = 1
+    expect(await verifyNative(zero, message, identityPoint)).toBe(false)
+    expect(ed25519.verify(zero, message, identityPoint, { zip215: false })).toBe(false)
   })
 })

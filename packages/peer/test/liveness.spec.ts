@@ -20,7 +20,7 @@ const INTERVAL_MS = 200
 const TIMEOUT_MS = 300
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
 
-const started: Array<{ stop(): Promise<void> }> = []
+const started: Array<{ stop(): void | Promise<void> }> = []
 
 afterEach(async () => {
   await Promise.all(started.splice(0).map(async (node) => node.stop()))
@@ -153,7 +153,7 @@ describe('liveness', () => {
     const connection = await b.dial(a.getMultiaddrs()[0] as never)
     const atA = () => a.getConnections(b.peerId)[0] as Connection
 
-    const openStream = async (): Promise<{ stream: Stream; received: Uint8Array[] }> => {
+    const openStream = async (): Promise<{ stream: Stream; received: number[] }> => {
       const stream = await connection.newStream(LIVENESS_PROTOCOL)
       const received: number[] = []
       stream.addEventListener('message', (event) => received.push(...event.data.subarray()))

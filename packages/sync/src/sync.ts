@@ -10,6 +10,7 @@ import { SyncError } from './errors.ts'
 import { MAX_FRAME_BYTES, decodeFrame, encodeFrame } from './frames.ts'
 import { Replica } from './replica.ts'
 import { BroadcastTrees } from './tree.ts'
+import { warmUp } from './warm-up.ts'
 import type { Frame } from './frames.ts'
 import type { DocStore } from './store.ts'
 import type { Identity } from '@kith/identity'
@@ -153,6 +154,8 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
   async start(): Promise<void> {
     if (this.started) return
     this.started = true
+    // compile the edit path before the first edit comes (warm-up.ts: it runs cold at human editing rates)
+    warmUp()
     await this.init.peer.handle(this.protocol, (stream, connection) => this.answer(stream, connection), {
       maxInboundStreams: 256
     })

@@ -111,7 +111,9 @@ export { RoomGater } from './gater.ts'
 export type { Denial, GaterHook, GaterPolicy, RoomGaterEvents, RoomGaterInit } from './gater.ts'
 export {
   attestNeighbours,
+  ownAttestation,
   readAttestation,
+  readAttestationAsync,
   roomTopology,
   NEIGHBOURS_TYPE,
   MAX_NEIGHBOURS

@@ -21,7 +21,7 @@ import { InviteError, RoomError } from './errors.ts'
 import { readInviteLink } from './invite.ts'
 import { Room } from './room.ts'
 import { RoomSessions, serveRoomSession } from './room-sessions.ts'
-import { attestNeighbours, readAttestation, roomTopology } from './topology.ts'
+import { ownAttestation, readAttestationAsync, roomTopology } from './topology.ts'
 import type { RedeemOptions } from './admission.ts'
 import type { RoomChannel } from './room-sessions.ts'
 import type { RoomGater } from './gater.ts'
@@ -261,6 +261,8 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   private readonly digestsHeard = new Map<string, Uint8Array>()
   /** Attestations already checked (by hash of their bytes): every sync carries all of them, most unchanged. */
   private readonly checkedAttestations = new Set<string>()
+  /** Attestations (by room and hash) whose signature check is under way. */
+  private readonly checkingAttestations = new Set<string>()
   /** The room-protocol streams this device opened, kept for its next exchanges with each peer. */
   private readonly sessions = new RoomSessions(
     async (peer, signal) => this.peer.dialProtocol(peer, ROOM_PROTOCOL, { signal }),
@@ -568,7 +570,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       .getConnections()
       .filter((c) => c.limits == null && !relays.has(c.remotePeer.toString()))
       .map((c) => c.remotePeer)
-    this.keep(room, readAttestation(attestNeighbours(this.identity, room.id, peers), room.id))
+    this.keep(room, ownAttestation(this.identity, room.id, peers))
   }
 
   private keep(room: Room, attestation: Attestation): void {
@@ -786,7 +788,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
         const reply = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'sync reply')
         if (reply.t !== 'sync') throw new RoomError('NOT_MEMBER', `the peer refused: ${String(reply.code)}`)
         read.keys(reply, ['t', 'have', 'hd', 'entries', 'nb'], 'sync reply')
-        this.absorb(room, reply)
+        await this.absorb(room, reply)
         // (a reply without hashes means the peer holds this very log: nothing to send)
         const lacking = reply.have != null ? room.missing(read.strings(reply, 'have', 4 * 4096, 43)) : []
         await channel.write(encode({ t: 'entries', entries: lacking }))
@@ -832,23 +834,42 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     return out
   }
 
-  private absorb(room: Room, message: Record<string, unknown>): void {
+  /**
+   * Takes a sync message's entries (at once) and its neighbour attestations (each checked once, by the hash of its
+   * bytes, with the signature checked by WebCrypto where the platform has Ed25519).
+   */
+  private async absorb(room: Room, message: Record<string, unknown>): Promise<void> {
     room.add(bytesList(message.entries ?? [], 4 * 4096))
+    const checks: Array<Promise<void>> = []
     for (const bytes of bytesList(message.nb ?? [], 1024)) {
-      // a signature check costs about a millisecond in a browser; in a room of 16 re-checking the same
+      // a signature check costs about a millisecond in a browser's JavaScript; in a room of 16 re-checking the same
       // attestations on every sync took a quarter of a device's CPU
       const id = `${room.id}\n${toString(sha256(bytes), 'base64')}`
-      if (this.checkedAttestations.has(id)) continue
-      try {
-        const attestation = readAttestation(bytes, room.id)
-        if (!room.isMemberDevice(attestation.deviceId)) continue
-        if (this.checkedAttestations.size >= MAX_CHECKED_ATTESTATIONS) this.checkedAttestations.clear()
-        this.checkedAttestations.add(id)
-        this.keep(room, attestation)
-      } catch {
-        // a bad attestation is ignored
-      }
+      if (this.checkedAttestations.has(id) || this.checkingAttestations.has(id)) continue
+      this.checkingAttestations.add(id)
+      checks.push(
+        readAttestationAsync(bytes, room.id)
+          .then(
+            (attestation) => {
+              // (one from a device not yet known as a member is looked at again when it comes again)
+              if (!room.isMemberDevice(attestation.deviceId)) return
+              this.checked(id)
+              this.keep(room, attestation)
+            },
+            () => {
+              // a bad attestation is ignored, and these bytes are never checked again
+              this.checked(id)
+            }
+          )
+          .finally(() => this.checkingAttestations.delete(id))
+      )
     }
+    await Promise.all(checks)
+  }
+
+  private checked(id: string): void {
+    if (this.checkedAttestations.size >= MAX_CHECKED_ATTESTATIONS) this.checkedAttestations.clear()
+    this.checkedAttestations.add(id)
   }
 
   /** The room protocol's responder: exchanges one after another on the stream (see room-sessions.ts). */
@@ -882,7 +903,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     const theirs = listed ? read.strings(request, 'have', 4 * 4096, 43) : []
     // (a dialer that lists its hashes may leave the digest out, as before digests)
     const theirDigest = request.hd != null || !listed ? read.bytes(request, 'hd', 32) : undefined
-    this.absorb(room, { nb: request.nb })
+    await this.absorb(room, { nb: request.nb })
     const digest = room.digest()
     // a dialer that left its hashes out holds the log it had at the last sync; if that is ours, nothing to list
     const same = !listed && theirDigest != null && equals(theirDigest, digest)
@@ -898,7 +919,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       })
     )
     const rest = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'entries')
-    if (room.isMemberDevice(connection.remotePeer)) this.absorb(room, rest)
+    if (room.isMemberDevice(connection.remotePeer)) await this.absorb(room, rest)
     return true
   }
 }

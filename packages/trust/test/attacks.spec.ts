@@ -1,12 +1,22 @@
-import { createIdentity, encode, fragmentLink, readFragment } from '@kith/identity'
+import {
+  createIdentity,
+  encode,
+  fragmentLink,
+  readFragment,
+  statementFromBytes,
+  statementToBytes
+} from '@kith/identity'
 import { describe, expect, it } from 'vitest'
 import {
   answerInvite,
   attestNeighbours,
+  EntryError,
   inviteKeys,
   inviteLink,
   InviteLinkError,
+  ownAttestation,
   readAttestation,
+  readAttestationAsync,
   readInviteLink,
   redeemInvite,
   Room,
@@ -119,5 +129,29 @@ describe('topology (attack 33)', () => {
     ])
     // an attestation for another room, or a tampered one, is refused
     expect(() => readAttestation(attestNeighbours(ids.a, 'another-room', [], now), a.id)).toThrow()
+  })
+
+  it('should read attestations the same way when the signature is checked by WebCrypto, refusing forgeries', async () => {
+    const { a, ids } = await trio()
+    const now = Date.now()
+    const peers = [ids.b.deviceId, ids.c.deviceId]
+    const bytes = attestNeighbours(ids.a, a.id, peers, now)
+    expect(await readAttestationAsync(bytes, a.id)).toEqual(readAttestation(bytes, a.id))
+    // what a device keeps of its own attestation is what others read from it
+    expect(ownAttestation(ids.a, a.id, peers, now)).toEqual(readAttestation(bytes, a.id))
+    await expect(
+      readAttestationAsync(attestNeighbours(ids.a, 'another-room', [], now), a.id)
+    ).rejects.toThrow(EntryError)
+    // one bit of the signature flipped, and a neighbour added after signing
+    const statement = statementFromBytes(bytes)
+    statement.g = new Uint8Array(statement.g)
+    statement.g[5] = (statement.g[5] as number) ^ 1
+    const flipped = statementToBytes(statement)
+    await expect(readAttestationAsync(flipped, a.id)).rejects.toThrow(/signature does not verify/)
+    expect(() => readAttestation(flipped, a.id)).toThrow(/signature does not verify/)
+    const other = attestNeighbours(ids.a, a.id, [...peers, ids.a.deviceId], now)
+    const grown = statementFromBytes(bytes)
+    grown.p = statementFromBytes(other).p
+    await expect(readAttestationAsync(statementToBytes(grown), a.id)).rejects.toThrow(EntryError)
   })
 })
