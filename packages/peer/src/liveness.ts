@@ -5,6 +5,7 @@
 import { serviceCapabilities } from '@libp2p/interface'
 import { AdaptiveTimeout, byteStream } from '@libp2p/utils'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { equals } from 'uint8arrays/equals'
 import {
   DEFAULT_LIVENESS_INTERVAL_MS,
   DEFAULT_LIVENESS_TIMEOUT_MS,
@@ -32,9 +33,6 @@ export const LivenessFrame = { Ping: 1, Pong: 2 } as const
 
 /** Every liveness frame is this long. */
 export const LIVENESS_FRAME_BYTES = 5
-
-/** How long a connection's dialer has to open the liveness stream before the other end pings the old way. */
-const STREAM_GRACE_FACTOR = 1
 
 /** Bytes echoed by a fallback ping (libp2p's ping protocol). */
 const PING_BYTES = 32
@@ -276,10 +274,7 @@ class LivenessService implements Liveness, Startable {
     const now = Date.now()
     for (const watch of this.watches.values()) {
       if (watch.connection.status !== 'open') continue
-      if (
-        watch.mode === LivenessMode.Pending &&
-        now - watch.openedAt >= this.intervalMs * STREAM_GRACE_FACTOR
-      ) {
+      if (watch.mode === LivenessMode.Pending && now - watch.openedAt >= this.intervalMs) {
         this.log(
           '%p opened no liveness stream; pinging it with a stream per interval',
           watch.connection.remotePeer
@@ -346,7 +341,7 @@ class LivenessService implements Liveness, Startable {
         bytes.write(sent, { signal }),
         bytes.read({ bytes: PING_BYTES, signal })
       ])
-      if (echoed == null || !sameBytes(echoed.subarray(), sent)) {
+      if (echoed == null || !equals(echoed.subarray(), sent)) {
         throw new LivenessError('the ping came back altered')
       }
       connection.rtt = Date.now() - start
@@ -385,12 +380,6 @@ class LivenessService implements Liveness, Startable {
     watch.stream = undefined
     if (stream != null && stream.status === 'open') stream.abort(new LivenessError('the connection closed'))
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
-  return true
 }
 
 /**

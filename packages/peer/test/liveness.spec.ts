@@ -3,7 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   createKithPeer,
   LIVENESS_FRAME_BYTES,
@@ -76,11 +76,22 @@ function frame(type: number, seq: number): Uint8Array {
 }
 
 async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await vi.waitFor(
+    () => {
+      if (!check()) throw new Error(`${what}: not within ${ms} ms`)
+    },
+    { timeout: ms, interval: 20 }
+  )
+}
+
+/** Resolves once `stream` has delivered `n` messages. */
+async function messages(stream: Stream, n: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let seen = 0
+    stream.addEventListener('message', () => {
+      if (++seen === n) resolve()
+    })
+  })
 }
 
 const closed = async (connection: Connection): Promise<void> =>
@@ -98,8 +109,9 @@ describe('liveness', () => {
     const connection = await a.dial(b.getMultiaddrs()[0] as never)
     const atB = () => b.getConnections(a.peerId)[0] as Connection
     await until(() => connection.rtt != null && atB()?.rtt != null, 3_000, 'round trips on both ends')
-    // five intervals of pings both ways
-    await new Promise((resolve) => setTimeout(resolve, 5 * INTERVAL_MS))
+    // five more pings from b, each answered: the pings keep to the one stream
+    const stream = connection.streams.find((s) => s.protocol === LIVENESS_PROTOCOL) as Stream
+    await messages(stream, 10)
     expect(a.services.liveness.modeOf(connection)).toBe(LivenessMode.Stream)
     expect(b.services.liveness.modeOf(atB())).toBe(LivenessMode.Stream)
     expect(connection.streams.filter((s) => s.protocol === LIVENESS_PROTOCOL)).toHaveLength(1)

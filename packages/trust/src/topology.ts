@@ -40,8 +40,12 @@ export function attestNeighbours(
   peers: PeerId[],
   at = Date.now()
 ): Uint8Array {
-  const list = [...new Set(peers.map((p) => p.toString()))].sort().slice(0, MAX_NEIGHBOURS)
-  return signAs(identity, NEIGHBOURS_TYPE, { room, peers: list }, at)
+  return signAs(identity, NEIGHBOURS_TYPE, { room, peers: neighbourList(peers) }, at)
+}
+
+/** The peer ids an attestation lists: distinct, sorted, at most `MAX_NEIGHBOURS`. */
+function neighbourList(peers: PeerId[]): string[] {
+  return [...new Set(peers.map((p) => p.toString()))].sort().slice(0, MAX_NEIGHBOURS)
 }
 
 /**
@@ -55,8 +59,14 @@ export function ownAttestation(
   at = Date.now()
 ): Attestation {
   const bytes = attestNeighbours(identity, room, peers, at)
-  const list = [...new Set(peers.map((p) => p.toString()))].sort().slice(0, MAX_NEIGHBOURS)
-  return { room, deviceId: identity.deviceId, user: b64(identity.user), peers: list, at, bytes }
+  return {
+    room,
+    deviceId: identity.deviceId,
+    user: b64(identity.user),
+    peers: neighbourList(peers),
+    at,
+    bytes
+  }
 }
 
 /** Reads and verifies an attestation for `room`. Throws `EntryError`. */
