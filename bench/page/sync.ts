@@ -40,6 +40,12 @@ const churn = { opened: 0, closed: 0, neighbourOpened: 0, neighbourClosed: 0 }
 const closeReasons: Record<string, number> = {}
 /** The Kith room being probed. */
 let probedRoom: Room | undefined
+/** BENCH_CONNECTIONS: the latest connection opens and closes, with who opened them and why they closed. */
+const connectionLog: string[] = []
+function logConnection(line: string): void {
+  connectionLog.push(`${Math.round(performance.now())} ${line}`)
+  if (connectionLog.length > 300) connectionLog.shift()
+}
 let provider: WebrtcProvider | undefined
 
 function watch(doc: Y.Doc): Probe {
@@ -139,17 +145,28 @@ export function kithSync(parts: () => KithParts) {
         probedRoom != null && rooms.meshNeighboursOf(probedRoom).some((id) => id.equals(remote))
       peer.addEventListener('connection:open', (event) => {
         // relayed circuits only carry WebRTC signalling and are closed once the direct connection is up
+        const c = event.detail
+        logConnection(
+          `open ${c.remotePeer.toString().slice(-6)} ${c.direction}${c.limits != null ? ' limited' : ''}${neighbour(c.remotePeer) ? ' neighbour' : ''}`
+        )
         if (event.detail.limits != null) return
         churn.opened++
         if (neighbour(event.detail.remotePeer)) churn.neighbourOpened++
         const connection = event.detail
         connection.addEventListener('close', (closed) => {
           const by = closed.local === false ? ' by the peer' : ''
+          logConnection(
+            `closed ${connection.remotePeer.toString().slice(-6)}: ${closed.error?.message ?? 'closed'}${by}`
+          )
           const key = `${closed.error?.name ?? 'closed'}${by}${neighbour(connection.remotePeer) ? ', a neighbour' : ''}`
           closeReasons[key] = (closeReasons[key] ?? 0) + 1
         })
       })
       peer.addEventListener('connection:close', (event) => {
+        const c = event.detail
+        logConnection(
+          `close ${c.remotePeer.toString().slice(-6)} ${c.direction}${c.limits != null ? ' limited' : ''}${neighbour(c.remotePeer) ? ' neighbour' : ''} after ${Date.now() - c.timeline.open} ms`
+        )
         if (event.detail.limits != null) return
         churn.closed++
         if (neighbour(event.detail.remotePeer)) churn.neighbourClosed++
@@ -178,6 +195,27 @@ export function kithSync(parts: () => KithParts) {
       return { room: room.id, started, member }
     },
     /** Sync links this page holds in `id`, and how many members the room has. */
+    /** BENCH_CONNECTIONS: this page's connections, with their streams' protocols and what each stream carried. */
+    kithConnectionLog(): string[] {
+      return connectionLog
+    },
+    kithConnections(): Array<{
+      remote: string
+      addr: string
+      limited: boolean
+      age: number
+      streams: string[]
+    }> {
+      return parts()
+        .peer.getConnections()
+        .map((c) => ({
+          remote: c.remotePeer.toString().slice(-6),
+          addr: c.remoteAddr.toString().replace(/\/p2p\/[^/]+/g, '/p2p/…'),
+          limited: c.limits != null,
+          age: Date.now() - c.timeline.open,
+          streams: c.streams.map((s) => `${s.protocol ?? '?'} ${s.direction}`)
+        }))
+    },
     kithLinks(id: string): {
       links: number
       members: number

@@ -60,6 +60,8 @@ const SYNC_PROTOCOL = '/kith/bench/sync/2.0.0'
  */
 const PROFILE = process.env.BENCH_PROFILE != null ? Number(process.env.BENCH_PROFILE) : undefined
 const PROFILE_IDLE = process.env.BENCH_PROFILE_IDLE === '1'
+/** `BENCH_PROFILE_GROW=1`: with `BENCH_PROFILE`, profile that peer while the room grows to each size instead. */
+const PROFILE_GROW = process.env.BENCH_PROFILE_GROW === '1'
 /**
  * `BENCH_TRACE=1`: where an edit's time goes between the author and its first receiver (peer 1): the author's work
  * until its first data channel send, the data channel, and the receiver's work from the message's arrival until the
@@ -384,7 +386,7 @@ function yWebrtcSystem(signaling: string): System {
 async function measureEdits(peers: Peer[], size: number): Promise<Omit<SizeResult, 'peers' | 'formed'>> {
   const [first, ...others] = peers
   if (first == null) throw new TypeError('no peers')
-  const cdp = PROFILE_IDLE ? undefined : await startProfile(peers)
+  const cdp = PROFILE_IDLE || PROFILE_GROW ? undefined : await startProfile(peers)
   const before = await wire(peers)
   const sent = new Map<string, number>()
   for (let i = 0; i < EDITS; i++) {
@@ -519,20 +521,42 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
       let idleCpu: number | undefined
       let idleWire: SizeResult['idleWire']
       try {
+        const growing = PROFILE_GROW ? await startProfile(peers) : undefined
         while (peers.length < size) {
           env.progress(`${system.name}: room of ${size}, adding peer ${peers.length + 1}…`)
           const added = Date.now()
           peers.push(await system.add(env, peers[0] as Peer))
           adds.push(Date.now() - added)
         }
+        if (growing != null) {
+          process.stderr.write(
+            `\ngrowing ${selfTimes((await growing.send('Profiler.stop')).profile, size)}\n`
+          )
+        }
         env.progress(`${system.name}: room of ${size}, waiting for links…`)
         await until(async () => system.formed(peers), FORM_TIMEOUT_MS, `a room of ${size} forming`)
         // the mesh moves as the room grows: let the last newcomer's dials finish before timing edits
         await pause(SETTLE_MS)
+        if (process.env.BENCH_CONNECTIONS != null) {
+          const shown = peers[Number(process.env.BENCH_CONNECTIONS)]
+          if (shown != null) {
+            process.stderr.write(
+              `\nconnections at ${size}: ${JSON.stringify(await shown.call('kithConnections'), null, 1)}\n`
+            )
+          }
+        }
         const cdp = PROFILE_IDLE ? await startProfile(peers) : undefined
         const idle = await idleCpuPerPage(peers)
         idleCpu = idle.cpu
         idleWire = idle.wire
+        if (process.env.BENCH_CONNECTIONS != null) {
+          const shown = peers[Number(process.env.BENCH_CONNECTIONS)]
+          if (shown != null) {
+            process.stderr.write(
+              `\nconnection log at ${size}:\n${((await shown.call('kithConnectionLog')) as string[]).join('\n')}\n`
+            )
+          }
+        }
         if (cdp != null) {
           process.stderr.write(`\nidle ${selfTimes((await cdp.send('Profiler.stop')).profile, size)}\n`)
         }

@@ -57,9 +57,10 @@ export class EntryError extends Error {
 
 /**
  * A room operation that the local member may not do or that cannot work now: not an admin, not a member, no key
- * for an epoch, an unknown room. `code` tells which.
+ * for an epoch, an unknown room, a full log, no connection to the peer a room sync was for. `code` tells which.
  */
-export type RoomErrorCode = 'NOT_ADMIN' | 'NOT_MEMBER' | 'NO_KEY' | 'UNKNOWN_ROOM' | 'INVALID' | 'LOG_FULL'
+export type RoomErrorCode =
+  'NOT_ADMIN' | 'NOT_MEMBER' | 'NO_KEY' | 'UNKNOWN_ROOM' | 'INVALID' | 'LOG_FULL' | 'UNREACHABLE'
 
 export class RoomError extends Error {
   static override name = 'RoomError'

@@ -263,11 +263,18 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   private readonly checkedAttestations = new Set<string>()
   /** Attestations (by room and hash) whose signature check is under way. */
   private readonly checkingAttestations = new Set<string>()
-  /** The room-protocol streams this device opened, kept for its next exchanges with each peer. */
-  private readonly sessions = new RoomSessions(
-    async (peer, signal) => this.peer.dialProtocol(peer, ROOM_PROTOCOL, { signal }),
-    MAX_ROOM_MESSAGE_BYTES
-  )
+  /**
+   * The room-protocol streams this device opened, kept for its next exchanges with each peer. A stream opens only on
+   * a connection that is up: a sync queued behind another could otherwise dial a member whose connection the mesh had
+   * just pruned, and the two would dial each other again (in an idle room of 16 browsers, a new connection every
+   * second).
+   */
+  private readonly sessions = new RoomSessions(async (peer, signal) => {
+    const open = this.peer.getConnections(peer).filter((c) => c.status === 'open')
+    const connection = open.find((c) => c.limits == null) ?? open[0]
+    if (connection == null) throw new RoomError('UNREACHABLE', 'no connection to the peer')
+    return connection.newStream(ROOM_PROTOCOL, { signal })
+  }, MAX_ROOM_MESSAGE_BYTES)
   private readonly init: RoomsInit
   private timer?: ReturnType<typeof setInterval>
   private pruneTimer?: ReturnType<typeof setTimeout>
