@@ -42,6 +42,7 @@ const closeReasons: Record<string, number> = {}
 let probedRoom: Room | undefined
 /** BENCH_CONNECTIONS: the latest connection opens and closes, with who opened them and why they closed. */
 const connectionLog: string[] = []
+let tally: { timer: ReturnType<typeof setInterval>; seen: Map<string, string> } | undefined
 function logConnection(line: string): void {
   connectionLog.push(`${Math.round(performance.now())} ${line}`)
   if (connectionLog.length > 300) connectionLog.shift()
@@ -196,6 +197,30 @@ export function kithSync(parts: () => KithParts) {
     },
     /** Sync links this page holds in `id`, and how many members the room has. */
     /** BENCH_CONNECTIONS: this page's connections, with their streams' protocols and what each stream carried. */
+    /**
+     * BENCH_STREAMS: samples every connection's streams every 20 ms until called again, then returns how many
+     * distinct streams each (connection kind, protocol) had: which protocols keep a page busy.
+     */
+    kithStreamTally(): Record<string, number> | undefined {
+      if (tally != null) {
+        clearInterval(tally.timer)
+        const counts: Record<string, number> = {}
+        for (const key of tally.seen.values()) counts[key] = (counts[key] ?? 0) + 1
+        tally = undefined
+        return counts
+      }
+      const seen = new Map<string, string>()
+      const timer = setInterval(() => {
+        for (const c of parts().peer.getConnections()) {
+          const kind =
+            c.limits != null ? 'relayed' : c.remoteAddr.toString().includes('/webrtc') ? 'webrtc' : 'relay ws'
+          for (const st of c.streams)
+            seen.set(`${c.id}/${st.id}`, `${kind} ${st.protocol ?? '?'} ${st.direction}`)
+        }
+      }, 20)
+      tally = { timer, seen }
+      return undefined
+    },
     kithConnectionLog(): string[] {
       return connectionLog
     },

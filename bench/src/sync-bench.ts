@@ -522,11 +522,19 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
       let idleWire: SizeResult['idleWire']
       try {
         const growing = PROFILE_GROW ? await startProfile(peers) : undefined
+        const tallied =
+          process.env.BENCH_STREAMS != null ? peers[Number(process.env.BENCH_STREAMS)] : undefined
+        await tallied?.call('kithStreamTally')
         while (peers.length < size) {
           env.progress(`${system.name}: room of ${size}, adding peer ${peers.length + 1}…`)
           const added = Date.now()
           peers.push(await system.add(env, peers[0] as Peer))
           adds.push(Date.now() - added)
+        }
+        if (tallied != null) {
+          process.stderr.write(
+            `\nstreams while growing to ${size}: ${JSON.stringify(await tallied.call('kithStreamTally'), null, 1)}\n`
+          )
         }
         if (growing != null) {
           process.stderr.write(
