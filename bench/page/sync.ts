@@ -7,7 +7,7 @@ import * as Y from 'yjs'
 import type { Identity } from '@kith/identity'
 import type { KithPeer } from '@kith/peer'
 import type { Room, Rooms } from '@kith/trust'
-import type { PeerId } from '@libp2p/interface'
+import type { Connection, PeerId } from '@libp2p/interface'
 
 /** What main.ts started in this page: the peer, its identity and its rooms. */
 export interface KithParts {
@@ -42,6 +42,7 @@ const closeReasons: Record<string, number> = {}
 let probedRoom: Room | undefined
 /** BENCH_CONNECTIONS: the latest connection opens and closes, with who opened them and why they closed. */
 const connectionLog: string[] = []
+/** BENCH_STREAMS: the streams seen since the tally started, by connection and stream id. */
 let tally: { timer: ReturnType<typeof setInterval>; seen: Map<string, string> } | undefined
 function logConnection(line: string): void {
   connectionLog.push(`${Math.round(performance.now())} ${line}`)
@@ -144,16 +145,15 @@ export function kithSync(parts: () => KithParts) {
       const { peer, rooms, identity } = parts()
       const neighbour = (remote: PeerId): boolean =>
         probedRoom != null && rooms.meshNeighboursOf(probedRoom).some((id) => id.equals(remote))
+      const describe = (c: Connection): string =>
+        `${c.remotePeer.toString().slice(-6)} ${c.direction}${c.limits != null ? ' limited' : ''}${neighbour(c.remotePeer) ? ' neighbour' : ''}`
       peer.addEventListener('connection:open', (event) => {
-        // relayed circuits only carry WebRTC signalling and are closed once the direct connection is up
-        const c = event.detail
-        logConnection(
-          `open ${c.remotePeer.toString().slice(-6)} ${c.direction}${c.limits != null ? ' limited' : ''}${neighbour(c.remotePeer) ? ' neighbour' : ''}`
-        )
-        if (event.detail.limits != null) return
-        churn.opened++
-        if (neighbour(event.detail.remotePeer)) churn.neighbourOpened++
         const connection = event.detail
+        logConnection(`open ${describe(connection)}`)
+        // relayed circuits only carry WebRTC signalling and are closed once the direct connection is up
+        if (connection.limits != null) return
+        churn.opened++
+        if (neighbour(connection.remotePeer)) churn.neighbourOpened++
         connection.addEventListener('close', (closed) => {
           const by = closed.local === false ? ' by the peer' : ''
           logConnection(
@@ -164,10 +164,7 @@ export function kithSync(parts: () => KithParts) {
         })
       })
       peer.addEventListener('connection:close', (event) => {
-        const c = event.detail
-        logConnection(
-          `close ${c.remotePeer.toString().slice(-6)} ${c.direction}${c.limits != null ? ' limited' : ''}${neighbour(c.remotePeer) ? ' neighbour' : ''} after ${Date.now() - c.timeline.open} ms`
-        )
+        logConnection(`close ${describe(event.detail)} after ${Date.now() - event.detail.timeline.open} ms`)
         if (event.detail.limits != null) return
         churn.closed++
         if (neighbour(event.detail.remotePeer)) churn.neighbourClosed++
@@ -195,8 +192,6 @@ export function kithSync(parts: () => KithParts) {
       watch(await needSync().doc(room, DOC))
       return { room: room.id, started, member }
     },
-    /** Sync links this page holds in `id`, and how many members the room has. */
-    /** BENCH_CONNECTIONS: this page's connections, with their streams' protocols and what each stream carried. */
     /**
      * BENCH_STREAMS: samples every connection's streams every 20 ms until called again, then returns how many
      * distinct streams each (connection kind, protocol) had: which protocols keep a page busy.
@@ -221,9 +216,11 @@ export function kithSync(parts: () => KithParts) {
       tally = { timer, seen }
       return undefined
     },
+    /** BENCH_CONNECTIONS: the latest connection opens and closes (`logConnection`). */
     kithConnectionLog(): string[] {
       return connectionLog
     },
+    /** BENCH_CONNECTIONS: this page's connections, with their streams' protocols and directions. */
     kithConnections(): Array<{
       remote: string
       addr: string
@@ -241,6 +238,7 @@ export function kithSync(parts: () => KithParts) {
           streams: c.streams.map((s) => `${s.protocol ?? '?'} ${s.direction}`)
         }))
     },
+    /** Sync links this page holds in `id`, and how many members the room has. */
     kithLinks(id: string): {
       links: number
       members: number

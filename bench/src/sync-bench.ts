@@ -62,6 +62,11 @@ const PROFILE = process.env.BENCH_PROFILE != null ? Number(process.env.BENCH_PRO
 const PROFILE_IDLE = process.env.BENCH_PROFILE_IDLE === '1'
 /** `BENCH_PROFILE_GROW=1`: with `BENCH_PROFILE`, profile that peer while the room grows to each size instead. */
 const PROFILE_GROW = process.env.BENCH_PROFILE_GROW === '1'
+/** `BENCH_CONNECTIONS=<i>`: peer i's connections and their open/close log, once each size has formed. */
+const SHOW_CONNECTIONS =
+  process.env.BENCH_CONNECTIONS != null ? Number(process.env.BENCH_CONNECTIONS) : undefined
+/** `BENCH_STREAMS=<i>`: the streams peer i had while the room grew to each size, by connection kind and protocol. */
+const TALLY_STREAMS = process.env.BENCH_STREAMS != null ? Number(process.env.BENCH_STREAMS) : undefined
 /**
  * `BENCH_TRACE=1`: where an edit's time goes between the author and its first receiver (peer 1): the author's work
  * until its first data channel send, the data channel, and the receiver's work from the message's arrival until the
@@ -522,8 +527,7 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
       let idleWire: SizeResult['idleWire']
       try {
         const growing = PROFILE_GROW ? await startProfile(peers) : undefined
-        const tallied =
-          process.env.BENCH_STREAMS != null ? peers[Number(process.env.BENCH_STREAMS)] : undefined
+        const tallied = TALLY_STREAMS != null ? peers[TALLY_STREAMS] : undefined
         await tallied?.call('kithStreamTally')
         while (peers.length < size) {
           env.progress(`${system.name}: room of ${size}, adding peer ${peers.length + 1}…`)
@@ -545,25 +549,20 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
         await until(async () => system.formed(peers), FORM_TIMEOUT_MS, `a room of ${size} forming`)
         // the mesh moves as the room grows: let the last newcomer's dials finish before timing edits
         await pause(SETTLE_MS)
-        if (process.env.BENCH_CONNECTIONS != null) {
-          const shown = peers[Number(process.env.BENCH_CONNECTIONS)]
-          if (shown != null) {
-            process.stderr.write(
-              `\nconnections at ${size}: ${JSON.stringify(await shown.call('kithConnections'), null, 1)}\n`
-            )
-          }
+        const shown = SHOW_CONNECTIONS != null ? peers[SHOW_CONNECTIONS] : undefined
+        if (shown != null) {
+          process.stderr.write(
+            `\nconnections at ${size}: ${JSON.stringify(await shown.call('kithConnections'), null, 1)}\n`
+          )
         }
         const cdp = PROFILE_IDLE ? await startProfile(peers) : undefined
         const idle = await idleCpuPerPage(peers)
         idleCpu = idle.cpu
         idleWire = idle.wire
-        if (process.env.BENCH_CONNECTIONS != null) {
-          const shown = peers[Number(process.env.BENCH_CONNECTIONS)]
-          if (shown != null) {
-            process.stderr.write(
-              `\nconnection log at ${size}:\n${((await shown.call('kithConnectionLog')) as string[]).join('\n')}\n`
-            )
-          }
+        if (shown != null) {
+          process.stderr.write(
+            `\nconnection log at ${size}:\n${((await shown.call('kithConnectionLog')) as string[]).join('\n')}\n`
+          )
         }
         if (cdp != null) {
           process.stderr.write(`\nidle ${selfTimes((await cdp.send('Profiler.stop')).profile, size)}\n`)

@@ -270,9 +270,9 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
    * second).
    */
   private readonly sessions = new RoomSessions(async (peer, signal) => {
-    const open = this.peer.getConnections(peer).filter((c) => c.status === 'open')
-    const connection = open.find((c) => c.limits == null) ?? open[0]
-    if (connection == null) throw new RoomError('UNREACHABLE', 'no connection to the peer')
+    // (the room protocol does not run on relayed circuits)
+    const connection = this.peer.getConnections(peer).find((c) => c.status === 'open' && c.limits == null)
+    if (connection == null) throw new RoomError('UNREACHABLE', 'no direct connection to the peer')
     return connection.newStream(ROOM_PROTOCOL, { signal })
   }, MAX_ROOM_MESSAGE_BYTES)
   private readonly init: RoomsInit
