@@ -102,6 +102,12 @@ export interface FallbackRelays {
 
 /** A relayed circuit this young may still carry a peer's WebRTC negotiation: no dial of our own over it yet. */
 const SIGNALING_GRACE_MS = 20_000
+/**
+ * When two member devices each dial the other by the mesh rule (every pair in a full mesh), the lower peer id dials
+ * and the higher waits this long for it before dialing too: two dials at once made two WebRTC connections, one of
+ * them closed as a duplicate, at twice the cost of one.
+ */
+const MUTUAL_DIAL_GRACE_MS = 5_000
 /** How long a member device whose dial failed is skipped over by the mesh. */
 const UNREACHABLE_MS = 30_000
 /**
@@ -118,30 +124,104 @@ const PRUNE_SPACING_MS = 1_000
 const BACKGROUND_PROTOCOL = /\/(ping|liveness|id|id\/push|trust\/room)\/\d+\.\d+\.\d+$/
 
 /** The room's devices on a ring ordered by SHA-256(room ‖ device): the same ring on every device. */
-function meshRing(room: string, devices: string[]): string[] {
-  const rank = new Map(devices.map((d) => [d, toString(sha256(fromString(`${room}\n${d}`)), 'base16')]))
-  return [...rank.keys()].sort((a, b) => ((rank.get(a) as string) < (rank.get(b) as string) ? -1 : 1))
+interface MeshRing {
+  devices: string[]
+  /** Each device's place on the ring, in [0, 1): the first 52 bits of its hash. */
+  places: number[]
+  /** Each device's offset in [0, 1) for when its chords' spans step (`chordSpan`): the next 52 bits. */
+  offsets: number[]
 }
 
-function ringTargets(
-  ring: string[],
-  me: string,
-  sizes: { degree: number; full: number },
-  unreachable: (device: string) => boolean
-): string[] {
-  const { degree, full } = sizes
-  const n = ring.length
-  if (n - 1 <= full) return ring.filter((d) => d !== me)
-  const at = ring.indexOf(me)
+function meshRing(room: string, devices: string[]): MeshRing {
+  const placed = devices.map((device) => {
+    const hash = toString(sha256(fromString(`${room}\n${device}`)), 'base16')
+    const fraction = (from: number): number => Number.parseInt(hash.slice(from, from + 13), 16) / 2 ** 52
+    return { device, hash, place: fraction(0), offset: fraction(13) }
+  })
+  placed.sort((a, b) => (a.hash < b.hash ? -1 : 1))
+  return {
+    devices: placed.map((p) => p.device),
+    places: placed.map((p) => p.place),
+    offsets: placed.map((p) => p.offset)
+  }
+}
+
+/**
+ * The ring's share a device's chord of level `k` spans: about n^(k/dials - 1) (1/√n for two dials), as a power of two
+ * that steps when the room grows past a size set by the device's `offset`. A device's chord moves only when its own
+ * span steps (once per fourfold growth for two dials), and the devices' steps are spread over the sizes between, so
+ * no single join moves every chord at once: about 0.7 a join for two dials.
+ */
+function chordSpan(n: number, k: number, dials: number, offset: number): number {
+  return 2 ** -Math.floor(Math.log2(n) * (1 - k / dials) + offset)
+}
+
+/** At most this many chords of one level land on a device: its links stay within about `degree` + 2. */
+const CHORDS_PER_DEVICE = 3
+
+/**
+ * Whom every device dials, no device skipped: its successor on the ring, and for each chord level the first device
+ * at or past its own place plus the level's span that is not itself, not already dialled by it, and not yet the end
+ * of `CHORDS_PER_DEVICE` chords of that level (chords are handed out in the order of the places they aim at, so all
+ * devices agree). Chords are placed by hash rather than by count: a device that joins or leaves moves only the chords
+ * aimed next to it (about one per level) instead of the chords of every device within reach of it, and every join
+ * made each of those a new WebRTC connection.
+ */
+function ringPlan(ring: MeshRing, degree: number): Map<string, string[]> {
+  const { devices, places, offsets } = ring
+  const n = devices.length
   const dials = Math.max(1, Math.floor(degree / 2))
+  const targets = new Map(devices.map((d, i) => [d, [devices[(i + 1) % n] as string]]))
+  for (let k = 1; k < dials; k++) {
+    const aims = devices.map((device, i) => {
+      const span = chordSpan(n, k, dials, offsets[i] as number)
+      return { device, aim: ((places[i] as number) + span) % 1 }
+    })
+    aims.sort((x, y) => x.aim - y.aim)
+    const load = new Map<string, number>()
+    for (const { device, aim } of aims) {
+      const mine = targets.get(device) as string[]
+      let index = firstAtOrPast(places, aim)
+      for (let tries = 0; tries < n; tries++, index = (index + 1) % n) {
+        const target = devices[index] as string
+        if (target === device || mine.includes(target) || (load.get(target) ?? 0) >= CHORDS_PER_DEVICE)
+          continue
+        load.set(target, (load.get(target) ?? 0) + 1)
+        mine.push(target)
+        break
+      }
+    }
+  }
+  return targets
+}
+
+/** The index of the first place at or past `place` on the ring (wrapping to 0). */
+function firstAtOrPast(places: number[], place: number): number {
+  let low = 0
+  let high = places.length
+  while (low < high) {
+    const middle = (low + high) >> 1
+    if ((places[middle] as number) < place) low = middle + 1
+    else high = middle
+  }
+  return low % places.length
+}
+
+/**
+ * Whom `me` dials by `plan`, a device it skips as unreachable replaced by the next one round the ring that is not
+ * (only whom `me` dials changes: the others' plans stay as they are).
+ */
+function ringTargets(plan: MeshPlan, me: string, unreachable: (device: string) => boolean): string[] {
+  const { devices } = plan.ring
+  const planned = plan.targets.get(me) ?? []
+  if (!planned.some(unreachable)) return planned
   const targets = new Set<string>()
-  for (let k = 0; k < dials; k++) {
-    // distances n^(k/dials): 1, then geometrically spaced chords (√n for two dials)
-    let distance = Math.max(1, Math.round(n ** (k / dials)))
-    for (let tries = 0; tries < n - 1; tries++, distance++) {
-      const target = ring[(at + distance) % n] as string
-      if (target === me || targets.has(target) || unreachable(target)) continue
-      targets.add(target)
+  for (const target of planned) {
+    let index = devices.indexOf(target)
+    for (let tries = 0; tries < devices.length; tries++, index = (index + 1) % devices.length) {
+      const instead = devices[index] as string
+      if (instead === me || targets.has(instead) || unreachable(instead)) continue
+      targets.add(instead)
       break
     }
   }
@@ -169,7 +249,7 @@ export function meshTargets(room: string, me: string, devices: string[], options
   if (others.length <= full) return others
   const plan = meshPlan(room, [...others, me], options.degree, full)
   if (options.unreachable == null) return plan.targets.get(me) ?? []
-  return ringTargets(plan.ring, me, { degree: options.degree, full }, options.unreachable)
+  return ringTargets(plan, me, options.unreachable)
 }
 
 function fullMeshOf(options: Pick<MeshOptions, 'degree' | 'fullMesh'>): number {
@@ -194,7 +274,7 @@ export function meshNeighbours(room: string, me: string, devices: string[], opti
 }
 
 interface MeshPlan {
-  ring: string[]
+  ring: MeshRing
   /** Whom each device dials, no device skipped. */
   targets: Map<string, string[]>
   /** Each device's neighbours: whom it dials and who dials it. */
@@ -211,11 +291,12 @@ function meshPlan(room: string, devices: string[], degree: number, full: number)
   const cached = plans.get(room)
   if (cached?.key === key) return cached.plan
   const ring = meshRing(room, unique)
-  const plan: MeshPlan = { ring, targets: new Map(), graph: new Map(ring.map((d) => [d, new Set<string>()])) }
-  for (const device of ring) {
-    const targets = ringTargets(ring, device, { degree, full }, () => false)
-    plan.targets.set(device, targets)
-    for (const target of targets) {
+  const all = ring.devices
+  const targets =
+    all.length - 1 <= full ? new Map(all.map((d) => [d, all.filter((o) => o !== d)])) : ringPlan(ring, degree)
+  const plan: MeshPlan = { ring, targets, graph: new Map(all.map((d) => [d, new Set<string>()])) }
+  for (const [device, mine] of targets) {
+    for (const target of mine) {
       plan.graph.get(device)?.add(target)
       plan.graph.get(target)?.add(device)
     }
@@ -278,6 +359,10 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   private readonly init: RoomsInit
   private timer?: ReturnType<typeof setInterval>
   private pruneTimer?: ReturnType<typeof setTimeout>
+  /** Runs `connectMembers` again once a dial left to the other end's lower id is due (`MUTUAL_DIAL_GRACE_MS`). */
+  private redialTimer?: ReturnType<typeof setTimeout>
+  /** Since when this device has left its dial of each member device to that device's own dial. */
+  private readonly dialsLeft = new Map<string, number>()
   private prunedAt = -Infinity
   private saving?: Promise<void>
   private readonly rotating = new Set<string>()
@@ -348,6 +433,9 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     clearInterval(this.timer)
     clearTimeout(this.pruneTimer)
     this.pruneTimer = undefined
+    clearTimeout(this.redialTimer)
+    this.redialTimer = undefined
+    this.dialsLeft.clear()
     this.peer.removeEventListener('peer:connect', this.onConnect)
     this.init.gater?.bind(undefined)
     await this.peer.unhandle(INVITE_PROTOCOL)
@@ -651,11 +739,25 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     if (room.me == null || this.meshPaused) return
     const viaMembers = !this.relayReachable()
     const now = Date.now()
+    const me = this.peer.peerId.toString()
     for (const peer of this.meshOf(room)) {
+      const id = peer.toString()
       // a direct link is up, or a relayed circuit is young enough that the peer may still be signaling over it; an
       // old circuit (a dial through it that failed) must not keep this device from dialing
       const connections = this.peer.getConnections(peer)
-      if (connections.some((c) => c.limits == null || now - c.timeline.open < SIGNALING_GRACE_MS)) continue
+      if (connections.some((c) => c.limits == null || now - c.timeline.open < SIGNALING_GRACE_MS)) {
+        this.dialsLeft.delete(id)
+        continue
+      }
+      if (id < me && this.dialsMe(room, id)) {
+        const since = this.dialsLeft.get(id) ?? now
+        this.dialsLeft.set(id, since)
+        if (now - since < MUTUAL_DIAL_GRACE_MS) {
+          this.redialAfter(since + MUTUAL_DIAL_GRACE_MS - now)
+          continue
+        }
+      }
+      this.dialsLeft.delete(id)
       // with the relays down, a neighbour is reached through a member linked to both (`fallbackRelays`)
       const paths = viaMembers ? this.memberPaths(room, peer) : []
       void this.peer
@@ -666,6 +768,21 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
           if (this.peer.getConnections(peer).length === 0) this.unreachable.set(peer.toString(), Date.now())
         })
     }
+  }
+
+  /** Whether member device `id`'s own mesh rule dials this device in `room` (nothing skipped). */
+  private dialsMe(room: Room, id: string): boolean {
+    const devices = [...room.otherDevices().map((d) => d.toString()), this.peer.peerId.toString()]
+    const options = { degree: this.meshDegree, fullMesh: this.fullMeshUpTo }
+    return meshTargets(room.id, id, devices, options).includes(this.peer.peerId.toString())
+  }
+
+  private redialAfter(ms: number): void {
+    if (this.redialTimer != null || !this.started) return
+    this.redialTimer = setTimeout(() => {
+      this.redialTimer = undefined
+      for (const room of this.rooms.values()) this.connectMembers(room)
+    }, ms)
   }
 
   private track(room: Room): void {
