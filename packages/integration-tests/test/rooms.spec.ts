@@ -413,6 +413,46 @@ describe('rooms over real peers and a real relay', () => {
     await Promise.all(pruned.map(async (g) => host.rooms.syncWith(room, g.peer.peerId)))
     expect(pruned.map((g) => direct(g.peer))).toEqual([0, 0])
   }, 90_000)
+  it('makes one connection for two devices that dial each other: the lower peer id dials, the higher waits for it', async () => {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    // a full mesh: every device dials every other by the rule, so every pair would dial both ways
+    const host = await member('host', relay.addr)
+    const guests = [
+      await member('g1', relay.addr),
+      await member('g2', relay.addr),
+      await member('g3', relay.addr)
+    ]
+    /** The direct connections each member dialled, by the peer dialled. */
+    const dialled = new Map<string, string[]>()
+    for (const m of [host, ...guests]) {
+      const mine: string[] = []
+      dialled.set(m.peer.peerId.toString(), mine)
+      m.peer.addEventListener('connection:open', (event) => {
+        const connection = event.detail
+        if (connection.direction === 'outbound' && connection.limits == null)
+          mine.push(connection.remotePeer.toString())
+      })
+    }
+    const room = await host.rooms.create('Once')
+    for (const guest of guests) {
+      const invite = host.rooms.invite(room, { base: 'https://app.example/' })
+      await guest.rooms.join(invite.link, invite.pin)
+    }
+    // the guests are linked to each other only by the mesh (each joined through the host)
+    const pairs = guests.flatMap((a, i) => guests.slice(i + 1).map((b) => [a, b] as const))
+    const linked = ([a, b]: readonly [Member, Member]): boolean =>
+      a.peer.getConnections(b.peer.peerId).some((c) => c.limits == null && c.status === 'open')
+    await waitFor(() => pairs.every(linked), 20_000, 'the guests linked to each other')
+    // well inside the higher id's grace, and long enough for a duplicate dial to have shown
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    for (const [a, b] of pairs) {
+      const [low, high] = [a.peer.peerId.toString(), b.peer.peerId.toString()].sort() as [string, string]
+      expect(dialled.get(high)?.filter((id) => id === low)).toEqual([])
+      expect(dialled.get(low)?.filter((id) => id === high)).toEqual([high])
+    }
+  }, 90_000)
+
   it('keeps dialling an inviter its relay cannot reach yet, and joins once it can; fails with PROTOCOL when it never can', async () => {
     const relay = await RelayFixture.start()
     relays.push(relay)
