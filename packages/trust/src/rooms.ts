@@ -71,8 +71,8 @@ export interface RoomsInit {
   inviteTimeoutMs?: number
   /**
    * The partial mesh, past `fullMeshUpTo`: each device dials `⌊meshDegree / 2⌋` others on a ring ordered by hash
-   * (its successor and chords at distances n^(k/dials)), so each keeps about `meshDegree` links and any two are about
-   * √n hops apart (two dials). @default 4
+   * (its successor and chords spanning about n^(k/dials − 1) of the ring), so each keeps about `meshDegree` links
+   * (at most `meshDegree` + 2) and any two are about √n hops apart (two dials). @default 4
    */
   meshDegree?: number
   /**
