@@ -12,6 +12,7 @@ import * as Y from 'yjs'
 import { SyncError } from './errors.ts'
 import { CHUNK_BYTES, MAX_UPDATE_BYTES, WANT_UPDATE, WANT_VECTOR, isDocName } from './frames.ts'
 import { encode } from '@kith/identity'
+import { getUnixTime } from 'lib0/time'
 import type { Frame } from './frames.ts'
 
 /** One peer this replica talks to. `send` queues; the transport delivers in order or drops the link. */
@@ -53,6 +54,11 @@ export interface ReplicaInit {
   maxDocBytes?: number
   /** A catch-up that has not finished this long after its last chunk is reported failed (default 30 s). */
   catchUpTimeoutMs?: number
+  /**
+   * Whether device `origin` is still up in the room (linked here, or attesting its links lately): its presence is
+   * kept between its renewals only while it is (see `keepPresence`). @default always
+   */
+  present?(origin: string): boolean
   now?: () => number
 }
 
@@ -115,6 +121,15 @@ export const CONFIRM_QUIET_MS = 500
 /** ...but no longer than this. */
 export const CONFIRM_AT_LEAST_MS = 5_000
 const AWARENESS_SEEN_LIMIT = 2_000
+/**
+ * An unchanged presence is sent again (renewed) at most this often. y-protocols renews every 15 s and drops a state
+ * not renewed for 30 s; every renewal floods the room, so each device handled n of them per 15 s (at 24 devices
+ * about a third of its idle main-thread time went to presence). Receivers keep a state alive between renewals
+ * (`keepPresence`).
+ */
+export const PRESENCE_RENEW_MS = 60_000
+/** A presence heard this long ago or less, from a device still present, is kept alive. */
+export const PRESENCE_KEEP_MS = PRESENCE_RENEW_MS + 30_000
 /** The signature of an update its author sends unsigned: straight to every device that may get it. */
 const UNSIGNED = new Uint8Array(0)
 
@@ -140,6 +155,10 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
   private readonly transfers = new Map<string, Transfer>()
   /** Awareness clients first heard of from each origin device, removed when it goes. */
   private readonly clientsOf = new Map<string, Set<number>>()
+  /** Each remote awareness client: the device whose update last named it, and when it came. */
+  private readonly presenceHeard = new Map<number, { origin: string; at: number }>()
+  /** This device's presence as last sent, and when: an unchanged one goes again only after `PRESENCE_RENEW_MS`. */
+  private presenceSent?: { state: string; at: number }
   private nextTransfer = 1
   private readonly maxDocs: number
   private readonly maxDocBytes: number
@@ -161,11 +180,52 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
       (change: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
         if (origin !== 'local') return
         const clients = [...change.added, ...change.updated, ...change.removed]
+        if (this.isRenewal(clients)) return
         const b = encodeAwarenessUpdate(this.awareness, clients)
         this.remember(this.seenAwareness, toString(sha256(b), 'base64'), AWARENESS_SEEN_LIMIT)
         for (const link of this.links.values()) link.send({ t: 'a', o: this.init.self, b })
       }
     )
+  }
+
+  /**
+   * Whether a local awareness update only renews this device's presence, unchanged, sooner than `PRESENCE_RENEW_MS`
+   * after it was last sent (it then stays here); records what is sent otherwise.
+   */
+  private isRenewal(clients: number[]): boolean {
+    const self = this.awareness.clientID
+    const state = JSON.stringify(this.awareness.getLocalState())
+    const now = this.now()
+    const sent = this.presenceSent
+    if (
+      clients.length === 1 &&
+      clients[0] === self &&
+      sent?.state === state &&
+      now - sent.at < PRESENCE_RENEW_MS
+    ) {
+      return true
+    }
+    this.presenceSent = { state, at: now }
+    return false
+  }
+
+  /**
+   * Keeps the remote presences heard within `PRESENCE_KEEP_MS` from devices still present alive in y-protocols (it
+   * drops a state not renewed for 30 s; devices renew every `PRESENCE_RENEW_MS`), and lets the others time out. The
+   * transport calls it every few seconds (`@kith/sync`: every 5 s).
+   */
+  keepPresence(): void {
+    const now = this.now()
+    for (const [client, heard] of this.presenceHeard) {
+      const meta = this.awareness.meta.get(client)
+      if (now - heard.at > PRESENCE_KEEP_MS || meta == null || !this.awareness.states.has(client)) {
+        this.presenceHeard.delete(client)
+        continue
+      }
+      if (this.init.present?.(heard.origin) === false) continue
+      // on y-protocols' own clock, which it compares lastUpdated with
+      meta.lastUpdated = getUnixTime()
+    }
   }
 
   /** The document `name` of this room, created (and loaded from storage) on first use. */
@@ -507,10 +567,14 @@ export class Replica extends TypedEventEmitter<ReplicaEvents> {
     this.remember(this.seenAwareness, id, AWARENESS_SEEN_LIMIT)
     const known = this.clientsOf.get(frame.o) ?? new Set<number>()
     this.clientsOf.set(frame.o, known)
-    const listener = (change: { added: number[]; updated: number[] }): void => {
+    const now = this.now()
+    const listener = (change: { added: number[]; updated: number[]; removed: number[] }): void => {
       for (const client of [...change.added, ...change.updated]) {
-        if (client !== this.awareness.clientID) known.add(client)
+        if (client === this.awareness.clientID) continue
+        known.add(client)
+        this.presenceHeard.set(client, { origin: frame.o, at: now })
       }
+      for (const client of change.removed) this.presenceHeard.delete(client)
     }
     this.awareness.on('update', listener)
     try {

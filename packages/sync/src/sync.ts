@@ -26,6 +26,8 @@ export const SYNC_VERSION = 2
 const SYNC_PROTOCOL_VERSION = `${SYNC_VERSION}.0.0`
 export const DEFAULT_ANTI_ENTROPY_MS = 10_000
 export const DEFAULT_CONFIRM_MS = 1_000
+/** How often the replicas keep the presences of devices still up alive (`Replica.keepPresence`). */
+const PRESENCE_KEEP_INTERVAL_MS = 5_000
 const HELLO_TIMEOUT_MS = 10_000
 const MAX_HELLO_BYTES = 1024
 /** A link that has sent nothing for this many anti-entropy rounds is dead. */
@@ -169,7 +171,10 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       setInterval(() => {
         for (const replica of this.replicas.values()) replica.confirm()
         this.checkIdle()
-      }, this.init.confirmMs ?? DEFAULT_CONFIRM_MS)
+      }, this.init.confirmMs ?? DEFAULT_CONFIRM_MS),
+      setInterval(() => {
+        for (const replica of this.replicas.values()) replica.keepPresence()
+      }, PRESENCE_KEEP_INTERVAL_MS)
     ]
     this.link()
   }
@@ -203,6 +208,7 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
       sign: async (message) => this.sign(message),
       verify: async (origin, message, signature) => this.verify(origin, message, signature),
       mayWrite: (origin) => this.mayWrite(id, origin),
+      present: (origin) => this.present(id, origin),
       linked: (origin, peer, from) => this.linked(id, origin, peer, from),
       direct: () => this.linkedToAll(id),
       load: async (name, doc) => this.load(id, name, doc),
@@ -300,6 +306,20 @@ export class Sync extends TypedEventEmitter<SyncEvents> {
     const idle = this.init.idleAfterMs
     if (idle == null || this.asleep) return
     if (Date.now() - this.lastActivity > idle) this.sleep()
+  }
+
+  /**
+   * Whether member device `origin` is up in `room`: linked to this device, or its last neighbour attestation is
+   * fresh (a device that stops attesting has gone; its presence then times out).
+   */
+  private present(room: string, origin: string): boolean {
+    if (this.links.has(`${room}\n${origin}`)) return true
+    const held = this.init.rooms.get(room)
+    if (held == null || !held.isMemberDevice(origin)) return false
+    const now = Date.now()
+    return this.init.rooms
+      .attested(held)
+      .some((a) => a.deviceId.toString() === origin && now - a.at <= ATTESTED_FRESH_MS)
   }
 
   private mayWrite(room: string, origin: string): boolean {
