@@ -16,7 +16,7 @@
  */
 export { Sync, SYNC_VERSION, DEFAULT_ANTI_ENTROPY_MS, DEFAULT_CONFIRM_MS } from './sync.ts'
 export type { SyncEvents, SyncInit, SyncStatus } from './sync.ts'
-export { Replica, updateSigningInput } from './replica.ts'
+export { Replica, updateSigningInput, PRESENCE_RENEW_MS, PRESENCE_KEEP_MS } from './replica.ts'
 export type { Link, ReplicaEvents, ReplicaInit } from './replica.ts'
 export {
   decodeFrame,
