@@ -40,6 +40,8 @@ const churn = { opened: 0, closed: 0, neighbourOpened: 0, neighbourClosed: 0 }
 const closeReasons: Record<string, number> = {}
 /** The Kith room being probed. */
 let probedRoom: Room | undefined
+/** Invite exchanges this page answered that failed (BENCH: why a newcomer could not join). */
+const inviteErrors: string[] = []
 /** BENCH_CONNECTIONS: the latest connection opens and closes, with who opened them and why they closed. */
 const connectionLog: string[] = []
 /** BENCH_STREAMS: the streams seen since the tally started, by connection and stream id. */
@@ -143,6 +145,11 @@ export function kithSync(parts: () => KithParts) {
   return {
     async kithStart(): Promise<void> {
       const { peer, rooms, identity } = parts()
+      rooms.addEventListener('invite:error', (event) => {
+        const { peer: remote, error } = event.detail
+        inviteErrors.push(`${remote.toString().slice(-6)}: ${error.code} ${error.message}`)
+        if (inviteErrors.length > 20) inviteErrors.shift()
+      })
       const neighbour = (remote: PeerId): boolean =>
         probedRoom != null && rooms.meshNeighboursOf(probedRoom).some((id) => id.equals(remote))
       const describe = (c: Connection): string =>
@@ -178,6 +185,10 @@ export function kithSync(parts: () => KithParts) {
       probedRoom = room
       watch(await needSync().doc(room, DOC))
       return room.id
+    },
+    /** The invite exchanges this page answered that failed, newest last (at most 20): `<peer>: <code> <message>`. */
+    kithInviteErrors(): string[] {
+      return [...inviteErrors]
     },
     kithInvite(id: string): { link: string; pin: string } {
       const created = parts().rooms.invite(needRoom(id), { base: 'https://bench.example/' })

@@ -332,6 +332,11 @@ function kithSystem(): System & { room(): string } {
         }
       }
       await peer.context.close()
+      // the inviter's side of it, if its exchanges failed too (the newcomer may only have seen a reset stream)
+      const answered = (await first.call('kithInviteErrors').catch(() => [])) as string[]
+      if (answered.length > 0 && lastError instanceof Error) {
+        lastError.message += ` (the inviter: ${answered.slice(-3).join('; ')})`
+      }
       throw lastError as Error
     },
     async links(peer) {

@@ -413,6 +413,26 @@ describe('rooms over real peers and a real relay', () => {
     await Promise.all(pruned.map(async (g) => host.rooms.syncWith(room, g.peer.peerId)))
     expect(pruned.map((g) => direct(g.peer))).toEqual([0, 0])
   }, 90_000)
+  it('tells the inviter when an exchange it answered fails, with the code the newcomer got', async () => {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    const alice = await member('alice', relay.addr)
+    const bob = await member('bob', relay.addr)
+    const room = await alice.rooms.create('Errors')
+    const errors: Array<{ peer: string; code: string }> = []
+    alice.rooms.addEventListener('invite:error', (event) => {
+      errors.push({ peer: event.detail.peer.toString(), code: event.detail.error.code })
+    })
+    const invite = alice.rooms.invite(room, { base: 'https://app.example/' })
+    const wrong = invite.pin === '000000' ? '111111' : '000000'
+    await expect(bob.rooms.join(invite.link, wrong)).rejects.toMatchObject({ code: 'WRONG_PIN' })
+    await waitFor(() => errors.length > 0, 10_000, 'the inviter hears of it')
+    expect(errors).toEqual([{ peer: bob.peer.peerId.toString(), code: 'WRONG_PIN' }])
+    // the right PIN still works, and raises nothing
+    await bob.rooms.join(invite.link, invite.pin)
+    expect(errors).toHaveLength(1)
+  }, 60_000)
+
   it('makes one connection for two devices that dial each other: the lower peer id dials, the higher waits for it', async () => {
     const relay = await RelayFixture.start()
     relays.push(relay)

@@ -323,6 +323,12 @@ export interface RoomsEvents {
   change: CustomEvent<Room | undefined>
   /** A room protocol request from a peer that is not a member of the room it named. */
   refused: CustomEvent<{ peer: PeerId; room: string }>
+  /**
+   * An invite exchange this device answered failed, with the code the newcomer was sent when it could be: a wrong
+   * PIN, a burned or used invite (the room's `invite:*` events say more), or `PROTOCOL` for a bad message, a
+   * newcomer that went silent past `inviteTimeoutMs` or a connection that closed midway (the message says which).
+   */
+  'invite:error': CustomEvent<{ peer: PeerId; error: InviteError }>
 }
 
 function bytesList(value: unknown, max: number): Uint8Array[] {
@@ -872,6 +878,15 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       },
       (err: unknown) => {
         stream.abort(err as Error)
+        const error =
+          err instanceof InviteError
+            ? err
+            : new InviteError(
+                'PROTOCOL',
+                `${signal.aborted ? 'the exchange timed out: ' : ''}${(err as Error).message}`,
+                { cause: err }
+              )
+        this.safeDispatchEvent('invite:error', { detail: { peer: connection.remotePeer, error } })
         this.init.gater?.release(connection.remotePeer)
         // a stranger who failed goes away
         if (this.init.gater?.allows(connection.remotePeer) === false) {
