@@ -463,16 +463,21 @@ describe('rooms over real peers and a real relay', () => {
     const pairs = guests.flatMap((a, i) => guests.slice(i + 1).map((b) => [a, b] as const))
     const linked = ([a, b]: readonly [Member, Member]): boolean =>
       a.peer.getConnections(b.peer.peerId).some((c) => c.limits == null && c.status === 'open')
-    // (both ends: under load the answering end can see the connection open well before the dialling end does)
+    const ends = ([a, b]: readonly [Member, Member]): [string, string] =>
+      [a.peer.peerId.toString(), b.peer.peerId.toString()].sort() as [string, string]
+    // both ends see the connection, and the dialling end has reported its dial (under load the answering end can
+    // see the connection well before): a dial by the higher id, made at once, would have shown by then
     await waitFor(
-      () => pairs.every(([a, b]) => linked([a, b]) && linked([b, a])),
+      () =>
+        pairs.every((pair) => {
+          const [low, high] = ends(pair)
+          return linked(pair) && linked([pair[1], pair[0]]) && dialled.get(low)?.includes(high) === true
+        }),
       20_000,
       'the guests linked'
     )
-    // well inside the higher id's grace, and long enough for a duplicate dial to have shown
-    await new Promise((resolve) => setTimeout(resolve, 1_000))
-    for (const [a, b] of pairs) {
-      const [low, high] = [a.peer.peerId.toString(), b.peer.peerId.toString()].sort() as [string, string]
+    for (const pair of pairs) {
+      const [low, high] = ends(pair)
       expect(dialled.get(high)?.filter((id) => id === low)).toEqual([])
       expect(dialled.get(low)?.filter((id) => id === high)).toEqual([high])
     }
