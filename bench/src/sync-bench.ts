@@ -31,6 +31,8 @@ const JOIN_ROUNDS = Number(process.env.BENCH_JOIN_ROUNDS ?? 3)
 const YW_JOIN_LIMIT_MS = 15_000
 const KITH_JOIN_LIMIT_MS = 30_000
 const FORM_TIMEOUT_MS = 60_000
+/** How long a failed join waits for the inviter to report its side of the exchange. */
+const INVITE_ERROR_WAIT_MS = 30_000
 const PAGE_LOAD_TIMEOUT_MS = 120_000
 const LATENCY_LIMIT_MS = 1_000
 /**
@@ -300,11 +302,38 @@ interface System {
   churn?(peers: Peer[]): Promise<Churn>
 }
 
+/**
+ * Why a newcomer could not join, from both ends: the inviter's failed exchanges with it (waited for up to
+ * `INVITE_ERROR_WAIT_MS`, since a half-open connection leaves the inviter's read waiting), and both ends' logs of the
+ * connection between them (opens and closes, with reasons). Only the newcomer's stream reset was known before.
+ */
+async function joinFailure(newcomer: Peer, inviter: Peer, id: string): Promise<string> {
+  const tag = id.slice(-6)
+  const mine = (lines: unknown): string[] =>
+    (Array.isArray(lines) ? (lines as string[]) : []).filter((line) => line.includes(tag))
+  const newcomerLog = (await newcomer.call('kithConnectionLog').catch(() => [])) as string[]
+  const deadline = Date.now() + INVITE_ERROR_WAIT_MS
+  let answered: string[] = []
+  while (Date.now() < deadline) {
+    answered = mine(await inviter.call('kithInviteErrors').catch(() => []))
+    if (answered.length > 0) break
+    await pause(500)
+  }
+  const inviterLog = mine(await inviter.call('kithConnectionLog').catch(() => []))
+  return [
+    `\n  the inviter's failed exchanges with ${tag}: ${answered.length > 0 ? answered.join('; ') : `none within ${INVITE_ERROR_WAIT_MS} ms`}`,
+    `\n  the newcomer's connection log (last 12):\n    ${newcomerLog.slice(-12).join('\n    ')}`,
+    `\n  the inviter's log of ${tag}:\n    ${inviterLog.slice(-12).join('\n    ')}`
+  ].join('')
+}
+
 function kithSystem(): System & { room(): string } {
   let room = ''
+  /** Each started page's peer id, for reading a failed newcomer's connection in the inviter's log. */
+  const ids = new WeakMap<Peer, string>()
   const start = async (env: Env): Promise<Peer> => {
     const peer = await openPeer(env)
-    await peer.call('start', env.relays, PAGE_OPTIONS)
+    ids.set(peer, (await peer.call('start', env.relays, PAGE_OPTIONS)) as string)
     await peer.call('kithStart')
     return peer
   }
@@ -331,12 +360,8 @@ function kithSystem(): System & { room(): string } {
           lastError = err
         }
       }
+      if (lastError instanceof Error) lastError.message += await joinFailure(peer, first, ids.get(peer) ?? '')
       await peer.context.close()
-      // the inviter's side of it, if its exchanges failed too (the newcomer may only have seen a reset stream)
-      const answered = (await first.call('kithInviteErrors').catch(() => [])) as string[]
-      if (answered.length > 0 && lastError instanceof Error) {
-        lastError.message += ` (the inviter: ${answered.slice(-3).join('; ')})`
-      }
       throw lastError as Error
     },
     async links(peer) {
@@ -577,7 +602,11 @@ async function growRoom(env: Env, system: System, sizes: number[]): Promise<Size
         const reached = await Promise.all(peers.map(async (p) => p.call('waitKey', warm, FORM_TIMEOUT_MS)))
         if (reached.some((r) => r !== true)) throw new RangeError('the warm-up edit did not reach every peer')
       } catch (err: unknown) {
-        results.push({ peers: size, formed: false, error: (err as Error).message.split('\n')[0] })
+        const message = (err as Error).message
+        // the table keeps the first line; the diagnosis (a failed join's two ends) goes to the log
+        if (message.includes('\n'))
+          process.stderr.write(`\n${system.name}: a room of ${size} did not form: ${message}\n`)
+        results.push({ peers: size, formed: false, error: message.split('\n')[0] })
         break
       }
       const formMs = Date.now() - started
