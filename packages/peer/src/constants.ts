@@ -34,6 +34,13 @@ export const DEFAULT_LIVENESS_TIMEOUT_MS = 3_000
 export const LIVENESS_TIMEOUT_STRETCH = 5
 
 /**
+ * A ping's timer that fires this much later than it was set for means this end's thread was held up: the pong may be
+ * sitting unread behind the timer, and the remote did not get the whole wait to answer. Each ping is spared once for
+ * that, or when the remote sent a liveness frame since it went out (it is alive; its pong is on the way).
+ */
+export const LIVENESS_STALL_MS = 1_000
+
+/**
  * First wait before redialling a relay that dropped; doubles up to the maximum (each wait jittered by ±20 %). A
  * retry costs one failed dial, and a peer that meets another holding a reservation on the relay retries at once.
  */

@@ -10,6 +10,7 @@ import {
   DEFAULT_LIVENESS_INTERVAL_MS,
   DEFAULT_LIVENESS_TIMEOUT_MS,
   LIVENESS_PROTOCOL,
+  LIVENESS_STALL_MS,
   LIVENESS_TIMEOUT_STRETCH,
   MAX_LIVENESS_PINGS_PER_SECOND,
   PING_PROTOCOL
@@ -79,12 +80,25 @@ interface Watch {
   stream?: Stream
   buffer: Uint8ArrayList
   seq: number
-  outstanding?: { seq: number; sentAt: number; signal: AdaptiveTimeoutSignal }
+  outstanding?: Outstanding
+  /** When the remote last sent a frame on the liveness stream (a ping or a pong). */
+  heardAt: number
   /** Pings the remote sent since `heardSince` (a one-second window). */
   heard: number
   heardSince: number
   /** A fallback ping stream is in flight. */
   pinging: boolean
+}
+
+/** A ping waiting for its pong. */
+interface Outstanding {
+  seq: number
+  sentAt: number
+  /** When the current wait began: the ping was sent, or it was spared once (`LIVENESS_STALL_MS`). */
+  armedAt: number
+  signal: AdaptiveTimeoutSignal
+  /** This ping's first wait ran out and it got a second. */
+  spared: boolean
 }
 
 function frame(type: number, seq: number): Uint8Array {
@@ -172,6 +186,7 @@ class LivenessService implements Liveness, Startable {
       seq: 0,
       heard: 0,
       heardSince: 0,
+      heardAt: 0,
       pinging: false
     }
     this.watches.set(connection.id, watch)
@@ -243,6 +258,7 @@ class LivenessService implements Liveness, Startable {
       const bytes = buffer.subarray(0, LIVENESS_FRAME_BYTES)
       buffer.consume(LIVENESS_FRAME_BYTES)
       const seq = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1)
+      watch.heardAt = Date.now()
       if (bytes[0] === LivenessFrame.Ping) {
         const now = Date.now()
         if (now - watch.heardSince >= 1_000) {
@@ -291,20 +307,48 @@ class LivenessService implements Liveness, Startable {
     const { stream } = watch
     // the last ping is still waiting for its pong: its own timeout decides
     if (stream == null || watch.outstanding != null) return
-    const signal = this.timeout.getTimeoutSignal({ signal: this.abort.signal })
     const seq = (watch.seq = (watch.seq + 1) >>> 0)
-    watch.outstanding = { seq, sentAt: Date.now(), signal }
+    this.await(watch, seq, Date.now(), false)
+    this.send(watch, frame(LivenessFrame.Ping, seq))
+  }
+
+  /**
+   * Waits (adaptively) for the pong to ping `seq`. When the wait runs out, the ping is spared once if this end's
+   * thread was held up past the deadline or the remote has sent anything since the ping (`LIVENESS_STALL_MS`);
+   * otherwise the connection is closed. On a saturated machine (48 browsers on two cores) a page busy for a few
+   * seconds closed healthy connections on both sides of it, whose redials loaded the machine further.
+   */
+  private await(watch: Watch, seq: number, sentAt: number, spared: boolean): void {
+    const signal = this.timeout.getTimeoutSignal({ signal: this.abort.signal })
+    const armedAt = Date.now()
+    watch.outstanding = { seq, sentAt, armedAt, signal, spared }
     signal.addEventListener(
       'abort',
       () => {
         if (watch.outstanding?.signal !== signal || !this.started) return
         watch.outstanding = undefined
         this.timeout.cleanUp(signal)
-        this.fail(watch, new LivenessError(`no answer to a liveness ping within ${signal.timeout} ms`))
+        const now = Date.now()
+        const stalled = now - armedAt - signal.timeout > LIVENESS_STALL_MS
+        if (!spared && (stalled || watch.heardAt > sentAt)) {
+          this.log(
+            'no pong from %p within %d ms, but %s: waiting once more',
+            watch.connection.remotePeer,
+            signal.timeout,
+            stalled ? `this end was held up for ${now - armedAt} ms` : 'it has spoken since'
+          )
+          this.await(watch, seq, sentAt, true)
+          return
+        }
+        this.fail(
+          watch,
+          new LivenessError(
+            `no answer to a liveness ping within ${now - sentAt} ms${spared ? ' (two waits)' : ''}`
+          )
+        )
       },
       { once: true }
     )
-    this.send(watch, frame(LivenessFrame.Ping, seq))
   }
 
   /**

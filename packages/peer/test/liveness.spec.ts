@@ -8,6 +8,7 @@ import {
   createKithPeer,
   LIVENESS_FRAME_BYTES,
   LIVENESS_PROTOCOL,
+  LIVENESS_STALL_MS,
   LivenessFrame,
   LivenessMode,
   MAX_LIVENESS_PINGS_PER_SECOND,
@@ -135,6 +136,54 @@ describe('liveness', () => {
     // the next ping within an interval, unanswered after the timeout
     expect(Date.now() - since).toBeLessThan(INTERVAL_MS + TIMEOUT_MS * 5 + 500)
     expect(a.getConnections(b.peerId)).toHaveLength(0)
+  })
+
+  it('should spare a ping once when this end was held up past its deadline, and still close a frozen peer', async () => {
+    // this end's thread busy for longer than a ping's whole wait, right after each of its pings went out: the timer
+    // fires before the pong (or the ping itself) has been read, through no fault of the remote
+    const stall = TIMEOUT_MS * 5 + LIVENESS_STALL_MS + 500
+    const holdUpAfterPings = (stream: Stream, times: number): (() => number) => {
+      let held = 0
+      const send = stream.send.bind(stream)
+      stream.send = (bytes) => {
+        const sent = send(bytes)
+        if (held < times && (bytes as Uint8Array)[0] === LivenessFrame.Ping) {
+          held++
+          const until = Date.now() + stall
+          while (Date.now() < until);
+        }
+        return sent
+      }
+      return () => held
+    }
+
+    const a = await kithPeer()
+    const b = await kithPeer()
+    const connection = await a.dial(b.getMultiaddrs()[0] as never)
+    await until(() => a.services.liveness.modeOf(connection) === LivenessMode.Stream, 2_000, 'the stream')
+    const held = holdUpAfterPings(
+      connection.streams.find((s) => s.protocol === LIVENESS_PROTOCOL) as Stream,
+      2
+    )
+    await until(() => held() === 2, 4 * stall, 'two hold-ups')
+    const rtt = connection.rtt
+    await until(() => connection.rtt !== rtt, 2_000, 'a later round trip')
+    expect(connection.status).toBe('open')
+    expect(b.getConnections(a.peerId)).toHaveLength(1)
+
+    // a peer that reads the pings and never answers is still closed: the ping gets one more wait, not more
+    const { node: frozen } = await plainPeer()
+    await frozen.handle(LIVENESS_PROTOCOL, (stream) => {
+      stream.addEventListener('message', () => undefined)
+    })
+    const toFrozen = await a.dial(frozen.getMultiaddrs()[0] as never)
+    const gone = closed(toFrozen)
+    await until(() => a.services.liveness.modeOf(toFrozen) === LivenessMode.Stream, 2_000, 'the stream')
+    holdUpAfterPings(toFrozen.streams.find((s) => s.protocol === LIVENESS_PROTOCOL) as Stream, 1)
+    const since = Date.now()
+    await gone
+    expect(Date.now() - since).toBeLessThan(INTERVAL_MS + stall + 2 * TIMEOUT_MS * 5 + 500)
+    expect(a.getConnections(frozen.peerId)).toHaveLength(0)
   })
 
   it('should watch a peer without the protocol by ping streams, and keep it connected while it answers', async () => {
