@@ -433,6 +433,47 @@ describe('rooms over real peers and a real relay', () => {
     expect(errors).toHaveLength(1)
   }, 60_000)
 
+  it('lets in a newcomer whose welcome was lost after its admission, and one that redeems its used link again', async () => {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    const alice = await member('alice', relay.addr)
+    const bob = await member('bob', relay.addr)
+    const room = await alice.rooms.create('Lost welcome')
+    const errors: string[] = []
+    alice.rooms.addEventListener('invite:error', (event) => errors.push(event.detail.error.code))
+    // the connection drops the moment alice has admitted bob, before her welcome (the room log) goes out
+    let dropped = 0
+    room.addEventListener('invite:redeemed', () => {
+      for (const connection of alice.peer.getConnections(bob.peer.peerId)) {
+        dropped++
+        connection.abort(new Error('the connection dropped'))
+      }
+    })
+    const invite = alice.rooms.invite(room, { base: 'https://app.example/' })
+    const joined = await bob.rooms.join(invite.link, invite.pin)
+    expect(dropped).toBeGreaterThan(0)
+    expect(errors).toEqual(['PROTOCOL'])
+    expect(joined.id).toBe(room.id)
+    expect(joined.me?.devices.some((d) => d.deviceId.equals(bob.identity.deviceId))).toBe(true)
+    // one admission: bob was not let in twice
+    expect(room.state.members).toHaveLength(2)
+    await waitFor(() => equalLogs(room, joined), 20_000, 'the logs agree')
+
+    // the same link once more, from a device it already admitted (the welcome lost on a reload, say): alice refuses
+    // the used invite, and bob gets the room anyway
+    const again = await bob.rooms.join(invite.link, invite.pin)
+    expect(errors).toEqual(['PROTOCOL', 'INVITE_USED'])
+    expect(again.id).toBe(room.id)
+    expect(room.state.members).toHaveLength(2)
+
+    // a stranger with the used link gets the refusal, not a room: the room protocol does not answer a non-member
+    // (a second invite keeps alice's door open to strangers, so carol reaches her)
+    alice.rooms.invite(room, { base: 'https://app.example/' })
+    const carol = await member('carol', relay.addr)
+    await expect(carol.rooms.join(invite.link, invite.pin)).rejects.toMatchObject({ code: 'INVITE_USED' })
+    expect(carol.rooms.list()).toHaveLength(0)
+  }, 60_000)
+
   it('makes one connection for two devices that dial each other: the lower peer id dials, the higher waits for it', async () => {
     const relay = await RelayFixture.start()
     relays.push(relay)

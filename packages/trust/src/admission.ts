@@ -384,9 +384,19 @@ export async function redeemInvite(
   const log = Array.isArray(welcome.log)
     ? welcome.log.filter((e): e is Uint8Array => e instanceof Uint8Array)
     : []
+  return admittedBy(log, invite, identity)
+}
+
+/**
+ * The room `log` makes, checked the way a newcomer checks its welcome: it is the log of the room in the link, it
+ * holds the link's invite as logged by the inviter named in the link, and it admits this device. Throws
+ * `InviteError` (`WRONG_ROOM`). Also used when the welcome was lost and the log is fetched again (`Rooms.join`).
+ */
+export function admittedBy(log: Uint8Array[], invite: Invite, identity: Identity): Room {
+  const keys = inviteKeys(invite.secret)
   let joined: Room
   try {
-    joined = Room.fromEntries(identity, log, room)
+    joined = Room.fromEntries(identity, log, b64(invite.room))
   } catch (err: unknown) {
     throw new InviteError('WRONG_ROOM', 'the log sent is not the log of the room in the link', { cause: err })
   }

@@ -4,6 +4,7 @@
  * member device, a gater bound to the rooms' membership, and storage of the replicas.
  */
 import { channelFromStream, decode, encode, read } from '@kith/identity'
+import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { equals } from 'uint8arrays/equals'
@@ -11,12 +12,14 @@ import { fromString } from 'uint8arrays/from-string'
 import { toString } from 'uint8arrays/to-string'
 import { TypedEventEmitter } from 'main-event'
 import {
+  admittedBy,
   answerInvite,
   DEFAULT_INVITE_TIMEOUT_MS,
   INVITE_PROTOCOL,
   MAX_WELCOME_BYTES,
   redeemInvite
 } from './admission.ts'
+import { b64 } from './entries.ts'
 import { InviteError, RoomError } from './errors.ts'
 import { readInviteLink } from './invite.ts'
 import { Room } from './room.ts'
@@ -42,6 +45,18 @@ export const DEFAULT_MESH_DEGREE = 4
 export const DEFAULT_FULL_MESH_UP_TO = 7
 const MAX_STORED_BYTES = 64 * 1024 * 1024
 const MAX_CHECKED_ATTESTATIONS = 16_384
+
+/**
+ * Failures of an invite exchange after which the inviter may hold this device as a member all the same: the stream
+ * broke (the welcome may have been lost on the way), or a retry was refused because the first attempt used the
+ * invite or admitted the device. `Rooms.join` then asks the inviter for the room log as a member would.
+ */
+const WELCOME_MAY_BE_LOST: ReadonlySet<string> = new Set(['PROTOCOL', 'INVITE_USED'])
+/** Tries at fetching the room log after a lost welcome, a connection that broke on the way counting as one. */
+const FETCH_ADMISSION_ATTEMPTS = 3
+
+/** How long an inviter's refusal gets to reach the newcomer before the stream is aborted. */
+const REFUSAL_CLOSE_MS = 2_000
 
 /** The first wait before the inviter is dialled again; it doubles up to `REACH_RETRY_MAX_MS`. */
 const REACH_RETRY_MIN_MS = 250
@@ -489,24 +504,83 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
           )
         : invite.inviter
     const stream = await this.reachInviter(invite, target, signal, options)
+    let room: Room
     try {
-      const room = await redeemInvite(
+      room = await redeemInvite(
         channelFromStream(stream, signal, MAX_WELCOME_BYTES + 1024),
         { invite, pin, identity: this.identity },
         options
       )
       await stream.close().catch(() => undefined)
-      const existing = this.rooms.get(room.id)
-      if (existing != null) existing.add(room.log())
-      else this.track(room)
-      const joined = this.rooms.get(room.id) as Room
-      this.changed(joined)
-      this.connectMembers(joined)
-      return joined
     } catch (err: unknown) {
       stream.abort(err as Error)
-      if (err instanceof InviteError) throw err
-      throw new InviteError('PROTOCOL', (err as Error).message, { cause: err })
+      const error =
+        err instanceof InviteError ? err : new InviteError('PROTOCOL', (err as Error).message, { cause: err })
+      if (!WELCOME_MAY_BE_LOST.has(error.code)) throw error
+      // the inviter may have admitted this device and the welcome been lost on the way (the connection dropped
+      // with it in flight; a retry is then refused, the invite used and the device a member): ask for the log as
+      // the member this device may be
+      const fetched = await this.fetchAdmission(invite, target, signal).catch(() => undefined)
+      if (fetched == null) throw error
+      room = fetched
+    }
+    const existing = this.rooms.get(room.id)
+    if (existing != null) existing.add(room.log())
+    else this.track(room)
+    const joined = this.rooms.get(room.id) as Room
+    this.changed(joined)
+    this.connectMembers(joined)
+    return joined
+  }
+
+  /**
+   * The room of `invite` from its inviter over the room protocol, if the inviter holds this device as a member: one
+   * sync exchange listing no entries, so the reply carries the whole log, checked as a welcome is (`admittedBy`).
+   * Rejects when the inviter cannot be reached or refuses (this device is no member).
+   */
+  private async fetchAdmission(
+    invite: Invite,
+    target: PeerId | Multiaddr[],
+    signal: AbortSignal
+  ): Promise<Room> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetchAdmissionOnce(invite, target, signal)
+      } catch (err: unknown) {
+        // a refusal, or a log that does not admit this device, is the answer; a connection that broke is not (the
+        // one the exchange ran on may still look open here while it closes)
+        if (err instanceof RoomError || err instanceof InviteError || signal.aborted) throw err
+        if (attempt >= FETCH_ADMISSION_ATTEMPTS) throw err
+        await abortableDelay(REACH_RETRY_MIN_MS * 2 ** (attempt - 1), signal)
+      }
+    }
+  }
+
+  private async fetchAdmissionOnce(
+    invite: Invite,
+    target: PeerId | Multiaddr[],
+    signal: AbortSignal
+  ): Promise<Room> {
+    const room = b64(invite.room)
+    const connection =
+      this.peer.getConnections(invite.inviter).find((c) => c.status === 'open' && c.limits == null) ??
+      (await this.peer.dial(target, { signal }))
+    const stream = await connection.newStream(ROOM_PROTOCOL, { signal })
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_ROOM_MESSAGE_BYTES })
+      await lp.write(encode({ t: 'sync', room, have: [] }), { signal })
+      const reply = read.map(
+        decode((await lp.read({ signal })).subarray(), MAX_ROOM_MESSAGE_BYTES),
+        'sync reply'
+      )
+      if (reply.t !== 'sync') throw new RoomError('NOT_MEMBER', `the inviter refused: ${String(reply.code)}`)
+      const fetched = admittedBy(bytesList(reply.entries ?? [], 4 * 4096), invite, this.identity)
+      await lp.write(encode({ t: 'entries', entries: [] }), { signal })
+      await stream.close({ signal }).catch(() => undefined)
+      return fetched
+    } catch (err: unknown) {
+      stream.abort(err as Error)
+      throw err
     }
   }
 
@@ -877,7 +951,15 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
         void this.syncWith(room, connection.remotePeer)
       },
       (err: unknown) => {
-        stream.abort(err as Error)
+        // a refusal was written: let it reach the newcomer (an abort would discard it, and the newcomer would only
+        // see its stream reset); anything else broke the stream already
+        if (err instanceof InviteError) {
+          stream.close({ signal: AbortSignal.timeout(REFUSAL_CLOSE_MS) }).catch((closeErr: unknown) => {
+            stream.abort(closeErr as Error)
+          })
+        } else {
+          stream.abort(err as Error)
+        }
         const error =
           err instanceof InviteError
             ? err
