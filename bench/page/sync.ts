@@ -46,6 +46,21 @@ const inviteErrors: string[] = []
 const connectionLog: string[] = []
 /** BENCH_STREAMS: the streams seen since the tally started, by connection and stream id. */
 let tally: { timer: ReturnType<typeof setInterval>; seen: Map<string, string> } | undefined
+/** The functions of a stack trace below its top frame, without their locations (readable with BENCH_MINIFY=0). */
+function callers(stack: string | undefined): string {
+  return (stack ?? '')
+    .split('\n')
+    .slice(2, 6)
+    .map((line) =>
+      line
+        .trim()
+        .replace(/^at /, '')
+        .replace(/ \(.*\)$/, '')
+        .replace(/^https?:\S+$/, '?')
+    )
+    .join(' < ')
+}
+
 function logConnection(line: string): void {
   connectionLog.push(`${Math.round(performance.now())} ${line}`)
   if (connectionLog.length > 300) connectionLog.shift()
@@ -161,10 +176,17 @@ export function kithSync(parts: () => KithParts) {
         if (connection.limits != null) return
         churn.opened++
         if (neighbour(connection.remotePeer)) churn.neighbourOpened++
+        // which code closed it: a graceful close that took over libp2p's 1 s ends as a TimeoutError, whoever began it
+        let closer = ''
+        const close = connection.close.bind(connection)
+        connection.close = async (options) => {
+          closer ||= ` (close() from ${callers(new Error().stack)})`
+          return close(options)
+        }
         connection.addEventListener('close', (closed) => {
           const by = closed.local === false ? ' by the peer' : ''
           logConnection(
-            `closed ${connection.remotePeer.toString().slice(-6)}: ${closed.error?.message ?? 'closed'}${by}`
+            `closed ${connection.remotePeer.toString().slice(-6)}: ${closed.error?.message ?? 'closed'}${by}${closer}`
           )
           const key = `${closed.error?.name ?? 'closed'}${by}${neighbour(connection.remotePeer) ? ', a neighbour' : ''}`
           closeReasons[key] = (closeReasons[key] ?? 0) + 1
