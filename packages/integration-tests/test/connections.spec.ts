@@ -76,7 +76,21 @@ describe('connections between Node peers', () => {
     if (superseded) expect(higher.reason).toMatchObject({ name: DialSupersededError.name })
     const one = (): boolean => direct(a, b).length === 1 && direct(b, a).length === 1
     // (the duplicate's close can take a while on a loaded machine: a full CI run once took over 10 s)
-    await until(a, one, 20_000, 'one direct connection at a')
+    const seen = (): string =>
+      `; a holds ${
+        direct(a, b)
+          .map((c) => `${c.direction} ${c.status}`)
+          .join(', ') || 'none'
+      }, b holds ` +
+      `${
+        direct(b, a)
+          .map((c) => `${c.direction} ${c.status}`)
+          .join(', ') || 'none'
+      }; opened ${opened.a} / ${opened.b}` +
+      `, dials ${dials.map((d) => (d.status === 'rejected' ? (d.reason as Error).name : 'ok')).join(' / ')}`
+    await until(a, one, 20_000, 'one direct connection at a').catch((err: Error) => {
+      throw new Error(err.message + seen())
+    })
     await until(b, one, 20_000, 'one direct connection at b')
     // both dials went through: the higher id's was superseded, or its connection opened and was closed; the
     // single connection was not reached by luck
