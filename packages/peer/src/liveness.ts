@@ -80,7 +80,7 @@ interface Watch {
   stream?: Stream
   buffer: Uint8ArrayList
   seq: number
-  outstanding?: Outstanding
+  outstanding?: { seq: number; sentAt: number; signal: AdaptiveTimeoutSignal }
   /** When the remote last sent a frame on the liveness stream (a ping or a pong). */
   heardAt: number
   /** Pings the remote sent since `heardSince` (a one-second window). */
@@ -88,17 +88,6 @@ interface Watch {
   heardSince: number
   /** A fallback ping stream is in flight. */
   pinging: boolean
-}
-
-/** A ping waiting for its pong. */
-interface Outstanding {
-  seq: number
-  sentAt: number
-  /** When the current wait began: the ping was sent, or it was spared once (`LIVENESS_STALL_MS`). */
-  armedAt: number
-  signal: AdaptiveTimeoutSignal
-  /** This ping's first wait ran out and it got a second. */
-  spared: boolean
 }
 
 function frame(type: number, seq: number): Uint8Array {
@@ -258,9 +247,9 @@ class LivenessService implements Liveness, Startable {
       const bytes = buffer.subarray(0, LIVENESS_FRAME_BYTES)
       buffer.consume(LIVENESS_FRAME_BYTES)
       const seq = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1)
-      watch.heardAt = Date.now()
+      const now = Date.now()
+      watch.heardAt = now
       if (bytes[0] === LivenessFrame.Ping) {
-        const now = Date.now()
         if (now - watch.heardSince >= 1_000) {
           watch.heard = 0
           watch.heardSince = now
@@ -320,8 +309,7 @@ class LivenessService implements Liveness, Startable {
    */
   private await(watch: Watch, seq: number, sentAt: number, spared: boolean): void {
     const signal = this.timeout.getTimeoutSignal({ signal: this.abort.signal })
-    const armedAt = Date.now()
-    watch.outstanding = { seq, sentAt, armedAt, signal, spared }
+    watch.outstanding = { seq, sentAt, signal }
     signal.addEventListener(
       'abort',
       () => {
@@ -329,13 +317,14 @@ class LivenessService implements Liveness, Startable {
         watch.outstanding = undefined
         this.timeout.cleanUp(signal)
         const now = Date.now()
-        const stalled = now - armedAt - signal.timeout > LIVENESS_STALL_MS
+        // (the wait began at signal.start: when the ping was sent, or when it was spared)
+        const stalled = now - signal.start - signal.timeout > LIVENESS_STALL_MS
         if (!spared && (stalled || watch.heardAt > sentAt)) {
           this.log(
             'no pong from %p within %d ms, but %s: waiting once more',
             watch.connection.remotePeer,
             signal.timeout,
-            stalled ? `this end was held up for ${now - armedAt} ms` : 'it has spoken since'
+            stalled ? `this end was held up for ${now - signal.start} ms` : 'it has spoken since'
           )
           this.await(watch, seq, sentAt, true)
           return

@@ -69,6 +69,15 @@ async function plainPeer(): Promise<{ node: Libp2p; pings: () => number }> {
   return { node, pings: await countPings(node) }
 }
 
+/** A plain node whose liveness handler reads the pings and never answers: a peer that froze. */
+async function frozenPeer(): Promise<Libp2p> {
+  const { node } = await plainPeer()
+  await node.handle(LIVENESS_PROTOCOL, (stream) => {
+    stream.addEventListener('message', () => undefined)
+  })
+  return node
+}
+
 function frame(type: number, seq: number): Uint8Array {
   const bytes = new Uint8Array(LIVENESS_FRAME_BYTES)
   bytes[0] = type
@@ -123,11 +132,7 @@ describe('liveness', () => {
 
   it('should close a connection whose peer stops answering its pings', async () => {
     const a = await kithPeer()
-    const { node: b } = await plainPeer()
-    // a liveness handler that reads the pings and never answers: the peer froze
-    await b.handle(LIVENESS_PROTOCOL, (stream) => {
-      stream.addEventListener('message', () => undefined)
-    })
+    const b = await frozenPeer()
     const connection = await a.dial(b.getMultiaddrs()[0] as never)
     const gone = closed(connection)
     await until(() => a.services.liveness.modeOf(connection) === LivenessMode.Stream, 2_000, 'the stream')
@@ -172,10 +177,7 @@ describe('liveness', () => {
     expect(b.getConnections(a.peerId)).toHaveLength(1)
 
     // a peer that reads the pings and never answers is still closed: the ping gets one more wait, not more
-    const { node: frozen } = await plainPeer()
-    await frozen.handle(LIVENESS_PROTOCOL, (stream) => {
-      stream.addEventListener('message', () => undefined)
-    })
+    const frozen = await frozenPeer()
     const toFrozen = await a.dial(frozen.getMultiaddrs()[0] as never)
     const gone = closed(toFrozen)
     await until(() => a.services.liveness.modeOf(toFrozen) === LivenessMode.Stream, 2_000, 'the stream')
