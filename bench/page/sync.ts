@@ -74,6 +74,17 @@ function watch(doc: Y.Doc): Probe {
     const at = now()
     for (const key of event.keysChanged as Set<string>) if (!arrivals.has(key)) arrivals.set(key, at)
   })
+  // BENCH_TRACE splits an edit's path at its transactions: where the author's ends and the receiver's begins
+  const stamps = (window as unknown as { stamps?: Record<string, number[]> }).stamps
+  if (stamps != null) {
+    const record = (list: number[]): void => {
+      if (list.length < 20_000) list.push(now())
+    }
+    const begun = (stamps.transactionsBegun ??= [])
+    const ended = (stamps.transactionsEnded ??= [])
+    doc.on('beforeTransaction', () => record(begun))
+    doc.on('afterTransaction', () => record(ended))
+  }
   probe = { doc, edits, arrivals }
   return probe
 }

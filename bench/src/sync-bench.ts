@@ -64,6 +64,8 @@ const PROFILE = process.env.BENCH_PROFILE != null ? Number(process.env.BENCH_PRO
 const PROFILE_IDLE = process.env.BENCH_PROFILE_IDLE === '1'
 /** `BENCH_PROFILE_GROW=1`: with `BENCH_PROFILE`, profile that peer while the room grows to each size instead. */
 const PROFILE_GROW = process.env.BENCH_PROFILE_GROW === '1'
+/** `BENCH_PROFILE_US=<µs>`: the profile's sampling interval (default 1000; an edit's path takes well under 1 ms). */
+const PROFILE_INTERVAL_US = Number(process.env.BENCH_PROFILE_US ?? 1000)
 /** `BENCH_CONNECTIONS=<i>`: peer i's connections and their open/close log, once each size has formed. */
 const SHOW_CONNECTIONS =
   process.env.BENCH_CONNECTIONS != null ? Number(process.env.BENCH_CONNECTIONS) : undefined
@@ -472,27 +474,44 @@ async function trace(
   sent: Map<string, number>,
   arrived: Record<string, number>
 ): Promise<string> {
-  type Stamps = { sends: number[]; arrivals: number[] }
+  type Stamps = {
+    sends: number[]
+    arrivals: number[]
+    transactionsBegun: number[]
+    transactionsEnded: number[]
+  }
   const stampsOf = async (peer: Peer): Promise<Stamps> =>
     peer.page.evaluate(() => (window as unknown as { stamps: Stamps }).stamps)
-  const { sends } = await stampsOf(author)
-  const { arrivals } = await stampsOf(receiver)
+  const { sends, transactionsEnded } = await stampsOf(author)
+  const { arrivals, transactionsBegun } = await stampsOf(receiver)
   const firstAfter = (times: number[], t: number): number | undefined => times.find((x) => x >= t)
-  const stages = { author: [] as number[], channel: [] as number[], receiver: [] as number[] }
+  const stages = {
+    transaction: [] as number[],
+    author: [] as number[],
+    channel: [] as number[],
+    receiver: [] as number[],
+    apply: [] as number[]
+  }
   for (const [key, at] of sent) {
     const out = firstAfter(sends, at)
     const landed = arrived[key]
     if (out == null || landed == null) continue
     const inbound = firstAfter(arrivals, out)
     if (inbound == null || inbound > landed) continue
-    stages.author.push(out - at)
+    const ended = firstAfter(transactionsEnded, at)
+    const begun = firstAfter(transactionsBegun, inbound)
+    if (ended == null || ended > out || begun == null || begun > landed) continue
+    stages.transaction.push(ended - at)
+    stages.author.push(out - ended)
     stages.channel.push(inbound - out)
-    stages.receiver.push(landed - inbound)
+    stages.receiver.push(begun - inbound)
+    stages.apply.push(landed - begun)
   }
   const median = (xs: number[]): string => fixed(summarize(xs).median, 3)
   return (
-    `${stages.author.length} edits (medians, ms): author ${median(stages.author)}` +
-    ` · data channel ${median(stages.channel)} · receiver ${median(stages.receiver)}`
+    `${stages.author.length} edits (medians, ms): the author's transaction ${median(stages.transaction)}` +
+    ` · to the data channel ${median(stages.author)} · data channel ${median(stages.channel)}` +
+    ` · to the receiver's transaction ${median(stages.receiver)} · its transaction ${median(stages.apply)}`
   )
 }
 
@@ -660,6 +679,7 @@ async function startProfile(peers: Peer[]): Promise<CDPSession | undefined> {
   if (profiled == null) return undefined
   const cdp = await profiled.context.newCDPSession(profiled.page)
   await cdp.send('Profiler.enable')
+  await cdp.send('Profiler.setSamplingInterval', { interval: PROFILE_INTERVAL_US })
   await cdp.send('Profiler.start')
   return cdp
 }

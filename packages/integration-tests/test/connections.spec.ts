@@ -1,4 +1,10 @@
-import { ConnectionKind, connectionKind, DialSupersededError } from '@kith/peer'
+import {
+  ConnectionKind,
+  connectionKind,
+  DialSupersededError,
+  DIRECT_MAX_BYTES,
+  directMessages
+} from '@kith/peer'
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest'
 import { ECHO, echo, RelayFixture, startPeer, startReservedPair, until } from './fixtures/nodes.ts'
 import type { KithPeer } from '@kith/peer'
@@ -118,6 +124,50 @@ describe('connections between Node peers', () => {
     expect(sent).toHaveLength(1)
     expect(sent[0]).toBeGreaterThan(32)
     await stream.close()
+  })
+
+  it('should carry messages past the WebRTC stream layers (directMessages) to and from a plain stream, in order', async () => {
+    const [a, b] = await startReservedPair(relay.addr)
+    peers.push(a, b)
+    await a.dial(b.peerId)
+    const stream = await a.dialProtocol(b.peerId, ECHO)
+    const channel = (stream as unknown as { channel: { send(data: Uint8Array): void } }).channel
+    let channelSends = 0
+    const send = channel.send.bind(channel)
+    channel.send = (data: Uint8Array) => {
+      channelSends++
+      send(data)
+    }
+    const sizes = [1, 300, DIRECT_MAX_BYTES, DIRECT_MAX_BYTES + 1, 200_000, 5]
+    const total = sizes.reduce((sum, size) => sum + size, 0)
+    const received: Uint8Array[] = []
+    let receivedBytes = 0
+    const allBack = Promise.withResolvers<void>()
+    const direct = directMessages(stream, (data) => {
+      received.push(data.slice())
+      receivedBytes += data.byteLength
+      if (receivedBytes >= total) allBack.resolve()
+    })
+    expect(direct).toBeDefined()
+    // small messages go straight to the channel; one past DIRECT_MAX_BYTES goes through the stream, cut as it cuts
+    const messages = sizes.map((size, i) => new Uint8Array(size).fill(i + 1))
+    for (const message of messages) expect(direct?.send(message)).toBe(true)
+    expect(channelSends).toBeGreaterThanOrEqual(messages.length)
+    // the echo end is a plain stream: what it read and sent back is the same bytes, in the same order
+    await Promise.race([
+      allBack.promise,
+      new Promise((_resolve, reject) =>
+        setTimeout(() => reject(new Error(`${receivedBytes} of ${total} bytes came back`)), 10_000)
+      )
+    ])
+    expect(Buffer.concat(received)).toEqual(Buffer.concat(messages))
+    // closing still works both ways: the echo end closes once this end has, and the close reaches this end
+    const closed = new Promise<void>((resolve) =>
+      stream.addEventListener('close', () => resolve(), { once: true })
+    )
+    await stream.close()
+    await closed
+    expect(stream.status).toBe('closed')
   })
 
   it('should refuse an application protocol of another app', async () => {

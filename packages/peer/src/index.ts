@@ -44,6 +44,8 @@ export {
   LivenessError
 } from './errors.ts'
 export { redundantConnections } from './duplicates.ts'
+export { directMessages, DIRECT_MAX_BYTES } from './webrtc-frames.ts'
+export type { DirectMessages } from './webrtc-frames.ts'
 export * from './constants.ts'
 
 /** The services every Kith peer runs. */

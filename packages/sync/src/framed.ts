@@ -3,7 +3,9 @@
 // prefix, then one for the body) are replaced by one parse per arriving chunk.
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { directMessages } from '@kith/peer'
 import { SyncError } from './errors.ts'
+import type { DirectMessages } from '@kith/peer'
 import type { Stream } from '@libp2p/interface'
 
 /** The longest varint a frame length below 2^28 takes. */
@@ -21,6 +23,8 @@ export class FramedStream {
   private waiting?: () => void
   private ended = false
   private error?: Error
+  /** The stream's data channel, written and read past libp2p's stream layers where it is a WebRTC one. */
+  private readonly direct?: DirectMessages
 
   constructor(
     readonly stream: Stream,
@@ -28,8 +32,10 @@ export class FramedStream {
     private readonly maxUnreadBytes = 4 * maxFrameBytes
   ) {
     stream.addEventListener('message', (event) => {
-      this.buffer.append(event.data)
-      this.parse()
+      this.take(event.data)
+    })
+    this.direct = directMessages(stream, (data) => {
+      this.take(data)
     })
     const end = (): void => {
       this.ended = true
@@ -44,8 +50,12 @@ export class FramedStream {
 
   /** Sends one message; false when the stream's buffer is full (wait for `drained()` before sending more). */
   send(message: Uint8Array): boolean {
-    const framed = new Uint8ArrayList(varint.encode(message.byteLength), message)
-    return this.stream.send(framed)
+    if (this.direct == null)
+      return this.stream.send(new Uint8ArrayList(varint.encode(message.byteLength), message))
+    const framed = new Uint8Array(varint.encodingLength(message.byteLength) + message.byteLength)
+    varint.encode(message.byteLength, framed)
+    framed.set(message, framed.byteLength - message.byteLength)
+    return this.direct.send(framed)
   }
 
   /** Resolves once the stream can take more, or rejects if it closes first. */
@@ -83,6 +93,11 @@ export class FramedStream {
         this.waiting = resolve
       })
     }
+  }
+
+  private take(data: Uint8Array | Uint8ArrayList): void {
+    this.buffer.append(data)
+    this.parse()
   }
 
   private parse(): void {

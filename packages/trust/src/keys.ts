@@ -160,9 +160,28 @@ export function sealPacked(key: Uint8Array, n: number, plaintext: Uint8Array, aa
   for (; v >= 0x80; v = Math.floor(v / 0x80)) out[at++] = (v % 0x80) | 0x80
   out[at++] = v
   const nonce = out.subarray(at, at + NONCE_BYTES)
-  crypto.getRandomValues(nonce)
+  nonce.set(freshNonce())
   xchacha20poly1305(key, nonce, aad).encrypt(plaintext, out.subarray(at + NONCE_BYTES))
   return out
+}
+
+/** Random nonces drawn from the system's generator in batches: one call per `NONCE_BATCH` messages sealed. */
+const NONCE_BATCH = 128
+const nonces = new Uint8Array(NONCE_BATCH * NONCE_BYTES)
+let noncesUsed = NONCE_BATCH
+
+/**
+ * A random nonce no other call returns: a slice of a batch of random bytes, each used once. A call to the system's
+ * generator costs more than the sealing of a small message when it is cold (an edit after a pause), so it is made
+ * once per batch.
+ */
+function freshNonce(): Uint8Array {
+  if (noncesUsed === NONCE_BATCH) {
+    crypto.getRandomValues(nonces)
+    noncesUsed = 0
+  }
+  const at = noncesUsed++ * NONCE_BYTES
+  return nonces.subarray(at, at + NONCE_BYTES)
 }
 
 /** The epoch, nonce and ciphertext of `sealPacked`'s output, read before opening it (`RoomError` `INVALID`). */

@@ -39,6 +39,16 @@ describe('sealed room data', () => {
     )
   })
 
+  it('never seals two messages under the same nonce, across the batches nonces are drawn in', () => {
+    const nonces = new Set<string>()
+    const count = 1000
+    for (let i = 0; i < count; i++) {
+      const { nonce } = packedEpoch(sealPacked(key, 3, new Uint8Array([i & 0xff]), aad))
+      nonces.add(Buffer.from(nonce).toString('hex'))
+    }
+    expect(nonces.size).toBe(count)
+  })
+
   it('refuses another key, another context and any changed byte with NO_KEY', () => {
     const sealed = sealPacked(key, 3, new TextEncoder().encode('hello'), aad)
     const other = dataKey(newEpochSecret(), 'room', 3)
