@@ -72,11 +72,14 @@ const SHOW_CONNECTIONS =
 /** `BENCH_STREAMS=<i>`: the streams peer i had while the room grew to each size, by connection kind and protocol. */
 const TALLY_STREAMS = process.env.BENCH_STREAMS != null ? Number(process.env.BENCH_STREAMS) : undefined
 /**
- * `BENCH_TRACE=1`: where an edit's time goes between the author and its first receiver (peer 1): the author's work
- * until its first data channel send, the data channel, and the receiver's work from the message's arrival until the
- * edit is in its document (medians; other traffic in the same window can blur a stage).
+ * `BENCH_TRACE=1`: where an edit's time goes between the author and its first receiver (peer 1): the author's
+ * transaction, its work until its first data channel send, the data channel, the receiver's work from the message's
+ * arrival until its transaction begins, and that transaction (medians; other traffic in the same window can blur a
+ * stage).
  */
 const TRACE = process.env.BENCH_TRACE === '1'
+/** `BENCH_KITH_FIRST=1`: grow Kith's room before y-webrtc's (by default y-webrtc goes first), to check for order. */
+const KITH_FIRST = process.env.BENCH_KITH_FIRST === '1'
 
 /** Direct connections opened and closed, and how many of them were to mesh neighbours in the probed room. */
 export interface Churn {
@@ -834,8 +837,19 @@ export async function measureSync(env: Env): Promise<SyncFigures> {
     const figures: SyncFigures = {
       edits: EDITS,
       intervalMs: EDIT_INTERVAL_MS,
-      yWebrtc: { sizes: await growRoom(env, yWebrtcSystem(signaling.url), YW_SIZES), joins: [] },
-      kith: { sizes: await growRoom(env, kithSystem(), KITH_SIZES), joins: [] }
+      yWebrtc: { sizes: [] as SizeResult[], joins: [] as JoinResult[] },
+      kith: { sizes: [] as SizeResult[], joins: [] as JoinResult[] }
+    }
+    const grow = {
+      yWebrtc: async () => {
+        figures.yWebrtc.sizes = await growRoom(env, yWebrtcSystem(signaling.url), YW_SIZES)
+      },
+      kith: async () => {
+        figures.kith.sizes = await growRoom(env, kithSystem(), KITH_SIZES)
+      }
+    }
+    for (const system of KITH_FIRST ? (['kith', 'yWebrtc'] as const) : (['yWebrtc', 'kith'] as const)) {
+      await grow[system]()
     }
     for (const bytes of JOIN_BYTES) {
       figures.yWebrtc.joins.push(await yWebrtcJoins(env, signaling.url, bytes))

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { createConnection, createServer } from 'node:net'
 import { createIdentity } from '@kith/identity'
 import { InviteFlags, meshTargets, readInviteLink, ROOM_PROTOCOL, RoomGater, Rooms } from '@kith/trust'
@@ -6,6 +7,7 @@ import { RelayFixture, reserved, startPeer, untilEvents } from './fixtures/nodes
 import type { Identity } from '@kith/identity'
 import type { KithPeer } from '@kith/peer'
 import type { Room } from '@kith/trust'
+import type { Connection } from '@libp2p/interface'
 import type { Server, Socket } from 'node:net'
 
 interface Member {
@@ -40,6 +42,11 @@ async function tap(
       await new Promise<void>((resolve) => server.close(() => resolve()))
     }
   }
+}
+
+/** An invite's link and PIN, as `Rooms.join` takes them. */
+function link(invite: { link: string; pin: string }): [string, string] {
+  return [invite.link, invite.pin]
 }
 
 /** Whether two copies of a room hold the same log. */
@@ -367,6 +374,66 @@ describe('rooms over real peers and a real relay', () => {
     high.rooms.invite(highRoom, { base: 'https://app.example/' })
     await waitFor(() => lowRoom.hashes().length === entries + 1, 10_000, 'the change to reach the lower id')
     expect(syncs.get(high)).toBeGreaterThanOrEqual(1)
+  }, 60_000)
+
+  it('never sends a member back an attestation that member sent it', async () => {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    const alice = await member('alice', relay.addr)
+    const bob = await member('bob', relay.addr)
+    const carol = await member('carol', relay.addr)
+    const room = await alice.rooms.create('Echo')
+    const bobRoom = await bob.rooms.join(...link(alice.rooms.invite(room, { base: 'https://app.example/' })))
+    const carolRoom = await carol.rooms.join(
+      ...link(alice.rooms.invite(room, { base: 'https://app.example/' }))
+    )
+    await waitFor(
+      () => equalLogs(room, bobRoom) && equalLogs(room, carolRoom) && room.state.members.length === 3,
+      20_000,
+      'one log'
+    )
+    // every attestation (by its bytes) each device got from each peer, once taken in, and what it sent each peer;
+    // the peer of an exchange is followed through its awaits to the private methods that take in and send out
+    const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
+    const exchangeWith = new AsyncLocalStorage<string>()
+    const received = new Map<string, Set<string>>()
+    const echoes: string[] = []
+    let sent = 0
+    for (const m of [alice, bob, carol]) {
+      const me = m.peer.peerId.toString()
+      const rooms = m.rooms as unknown as {
+        syncWith: (room: Room, peer: { toString(): string }, ...rest: unknown[]) => Promise<void>
+        answerSync: (first: Uint8Array, channel: unknown, connection: Connection) => Promise<boolean>
+        absorb: (room: Room, message: { nb?: Uint8Array[] }, ...rest: unknown[]) => Promise<void>
+        attestationsFor: (room: Room, peer: { toString(): string }) => Uint8Array[]
+      }
+      const syncWith = rooms.syncWith.bind(rooms)
+      rooms.syncWith = async (r, peer, ...rest) =>
+        exchangeWith.run(peer.toString(), () => syncWith(r, peer, ...rest))
+      const answerSync = rooms.answerSync.bind(rooms)
+      rooms.answerSync = async (first, channel, connection) =>
+        exchangeWith.run(connection.remotePeer.toString(), () => answerSync(first, channel, connection))
+      const absorb = rooms.absorb.bind(rooms)
+      rooms.absorb = async (r, message, ...rest) => {
+        const from = exchangeWith.getStore()
+        await absorb(r, message, ...rest)
+        if (from == null) return
+        const got = received.get(`${me}\n${from}`) ?? new Set<string>()
+        received.set(`${me}\n${from}`, got)
+        for (const bytes of message.nb ?? []) got.add(hex(bytes))
+      }
+      const attestationsFor = rooms.attestationsFor.bind(rooms)
+      rooms.attestationsFor = (r, peer) => {
+        const out = attestationsFor(r, peer)
+        const got = received.get(`${me}\n${peer.toString()}`)
+        for (const bytes of out) if (got?.has(hex(bytes)) === true) echoes.push(`${me} → ${peer.toString()}`)
+        sent += out.length
+        return out
+      }
+    }
+    // three devices attesting every 500 ms: each one's attestation reaches the others directly and through the third
+    await vi.waitFor(() => expect(sent).toBeGreaterThanOrEqual(40), { timeout: 20_000, interval: 100 })
+    expect(echoes).toEqual([])
   }, 60_000)
 
   it('closes the connections an inviter holds to members that are not its mesh neighbours, and keeps the others', async () => {

@@ -352,19 +352,31 @@ function bytesList(value: unknown, max: number): Uint8Array[] {
   return value.filter((item): item is Uint8Array => item instanceof Uint8Array)
 }
 
+/** Whose attestation a checked one is, and when it was made. */
+interface HeldAttestation {
+  device: string
+  at: number
+}
+
 export class Rooms extends TypedEventEmitter<RoomsEvents> {
   readonly peer: Libp2p
   readonly identity: Identity
   private readonly rooms = new Map<string, Room>()
   private readonly attestations = new Map<string, Map<string, Attestation>>()
-  /** What each peer was last sent of each device's attestation, by room and peer: the device's `at`. */
+  /**
+   * The newest attestation of each device that each peer holds, by room and peer: the device's `at`, from what the
+   * peer was sent and what it sent here.
+   */
   private readonly attestationsSent = new Map<string, Map<string, number>>()
   /** The log digest each member device (by room) reported in the last sync with it. */
   private readonly digestsHeard = new Map<string, Uint8Array>()
-  /** Attestations already checked (by hash of their bytes): every sync carries all of them, most unchanged. */
-  private readonly checkedAttestations = new Set<string>()
+  /**
+   * Attestations already checked (by room and hash of their bytes), with the device and time of each good one:
+   * every sync carries all of them, most unchanged.
+   */
+  private readonly checkedAttestations = new Map<string, HeldAttestation | undefined>()
   /** Attestations (by room and hash) whose signature check is under way. */
-  private readonly checkingAttestations = new Set<string>()
+  private readonly checkingAttestations = new Map<string, Promise<HeldAttestation | undefined>>()
   /**
    * The room-protocol streams this device opened, kept for its next exchanges with each peer. A stream opens only on
    * a connection that is up: a sync queued behind another could otherwise dial a member whose connection the mesh had
@@ -1009,7 +1021,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
         const reply = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'sync reply')
         if (reply.t !== 'sync') throw new RoomError('NOT_MEMBER', `the peer refused: ${String(reply.code)}`)
         read.keys(reply, ['t', 'have', 'hd', 'entries', 'nb'], 'sync reply')
-        await this.absorb(room, reply)
+        await this.absorb(room, reply, peer)
         // (a reply without hashes means the peer holds this very log: nothing to send)
         const lacking = reply.have != null ? room.missing(read.strings(reply, 'have', 4 * 4096, 43)) : []
         await channel.write(encode({ t: 'entries', entries: lacking }))
@@ -1057,40 +1069,59 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
 
   /**
    * Takes a sync message's entries (at once) and its neighbour attestations (each checked once, by the hash of its
-   * bytes, with the signature checked by WebCrypto where the platform has Ed25519).
+   * bytes, with the signature checked by WebCrypto where the platform has Ed25519). The attestations `from` sent
+   * are ones it holds: they are not sent back to it.
    */
-  private async absorb(room: Room, message: Record<string, unknown>): Promise<void> {
+  private async absorb(room: Room, message: Record<string, unknown>, from?: PeerId): Promise<void> {
     room.add(bytesList(message.entries ?? [], 4 * 4096))
-    const checks: Array<Promise<void>> = []
+    const held: Array<Promise<HeldAttestation | undefined>> = []
     for (const bytes of bytesList(message.nb ?? [], 1024)) {
       // a signature check costs about a millisecond in a browser's JavaScript; in a room of 16 re-checking the same
       // attestations on every sync took a quarter of a device's CPU
       const id = `${room.id}\n${toString(sha256(bytes), 'base64')}`
-      if (this.checkedAttestations.has(id) || this.checkingAttestations.has(id)) continue
-      this.checkingAttestations.add(id)
-      checks.push(
-        readAttestationAsync(bytes, room.id)
+      if (this.checkedAttestations.has(id)) {
+        held.push(Promise.resolve(this.checkedAttestations.get(id)))
+        continue
+      }
+      let checking = this.checkingAttestations.get(id)
+      if (checking == null) {
+        checking = readAttestationAsync(bytes, room.id)
           .then(
             (attestation) => {
               // (one from a device not yet known as a member is looked at again when it comes again)
-              if (!room.isMemberDevice(attestation.deviceId)) return
-              this.checked(id)
+              if (!room.isMemberDevice(attestation.deviceId)) return undefined
+              const good = { device: attestation.deviceId.toString(), at: attestation.at }
+              this.checked(id, good)
               this.keep(room, attestation)
+              return good
             },
             () => {
               // a bad attestation is ignored, and these bytes are never checked again
-              this.checked(id)
+              this.checked(id, undefined)
+              return undefined
             }
           )
           .finally(() => this.checkingAttestations.delete(id))
-      )
+        this.checkingAttestations.set(id, checking)
+      }
+      held.push(checking)
     }
-    await Promise.all(checks)
+    const good = await Promise.all(held)
+    if (from == null) return
+    // in a room of 48 every device sent every fresh attestation to each connected member and got each back from it:
+    // what a peer sent, it holds
+    const key = `${room.id}\n${from.toString()}`
+    const sent = this.attestationsSent.get(key) ?? new Map<string, number>()
+    this.attestationsSent.set(key, sent)
+    for (const attestation of good) {
+      if (attestation != null && (sent.get(attestation.device) ?? -1) < attestation.at)
+        sent.set(attestation.device, attestation.at)
+    }
   }
 
-  private checked(id: string): void {
+  private checked(id: string, attestation: HeldAttestation | undefined): void {
     if (this.checkedAttestations.size >= MAX_CHECKED_ATTESTATIONS) this.checkedAttestations.clear()
-    this.checkedAttestations.add(id)
+    this.checkedAttestations.set(id, attestation)
   }
 
   /** The room protocol's responder: exchanges one after another on the stream (see room-sessions.ts). */
@@ -1124,7 +1155,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     const theirs = listed ? read.strings(request, 'have', 4 * 4096, 43) : []
     // (a dialer that lists its hashes may leave the digest out, as before digests)
     const theirDigest = request.hd != null || !listed ? read.bytes(request, 'hd', 32) : undefined
-    await this.absorb(room, { nb: request.nb })
+    await this.absorb(room, { nb: request.nb }, connection.remotePeer)
     const digest = room.digest()
     // a dialer that left its hashes out holds the log it had at the last sync; if that is ours, nothing to list
     const same = !listed && theirDigest != null && equals(theirDigest, digest)
