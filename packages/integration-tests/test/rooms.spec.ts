@@ -436,6 +436,40 @@ describe('rooms over real peers and a real relay', () => {
     expect(echoes).toEqual([])
   }, 60_000)
 
+  it('attests a lost link to a mesh neighbour at once and sends it to the members it is linked to', async () => {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    // no periodic ticks: attestations come only from the explicit tick below and from the lost link
+    const quiet = { attestIntervalMs: 600_000 }
+    const alice = await member('alice', relay.addr, undefined, quiet)
+    const bob = await member('bob', relay.addr, undefined, quiet)
+    const carol = await member('carol', relay.addr, undefined, quiet)
+    const room = await alice.rooms.create('Lost link')
+    await bob.rooms.join(...link(alice.rooms.invite(room, { base: 'https://app.example/' })))
+    const carolRoom = await carol.rooms.join(
+      ...link(alice.rooms.invite(room, { base: 'https://app.example/' }))
+    )
+    const bobId = bob.peer.peerId
+    const direct = (m: Member, other: Member): boolean =>
+      m.peer.getConnections(other.peer.peerId).some((c) => c.limits == null)
+    await waitFor(() => direct(bob, alice) && direct(bob, carol), 20_000, 'bob linked to alice and carol')
+    const bobSaid = (): { at: number; peers: string[] } | undefined =>
+      carol.rooms.attested(carolRoom).find((a) => a.deviceId.equals(bobId))
+    bob.rooms.tick()
+    await waitFor(
+      () => bobSaid()?.peers.includes(alice.peer.peerId.toString()) === true,
+      10_000,
+      'carol hears bob'
+    )
+    const before = bobSaid()?.at ?? 0
+    await bob.peer.hangUp(alice.peer.peerId)
+    // carol, whom bob is still linked to, hears bob's new word within a second or so, not at the next tick
+    await vi.waitFor(() => expect(bobSaid()?.at ?? 0).toBeGreaterThan(before), {
+      timeout: 5_000,
+      interval: 50
+    })
+  }, 60_000)
+
   it('closes the connections an inviter holds to members that are not its mesh neighbours, and keeps the others', async () => {
     const relay = await RelayFixture.start()
     relays.push(relay)

@@ -55,6 +55,12 @@ const WELCOME_MAY_BE_LOST: ReadonlySet<string> = new Set(['PROTOCOL', 'INVITE_US
 /** Tries at fetching the room log after a lost welcome, a connection that broke on the way counting as one. */
 const FETCH_ADMISSION_ATTEMPTS = 3
 
+/**
+ * How long after a direct connection to a member device closes this device attests its neighbours again and sends
+ * that to its connected members (several closes at once make one attestation).
+ */
+const REATTEST_AFTER_CLOSE_MS = 250
+
 /** How long an inviter's refusal gets to reach the newcomer before the stream is aborted. */
 const REFUSAL_CLOSE_MS = 2_000
 
@@ -402,6 +408,33 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   private readonly unreachable = new Map<string, number>()
   private meshPaused = false
   private started = false
+  private reattestTimer?: ReturnType<typeof setTimeout>
+  /**
+   * A lost link to a mesh neighbour is attested at once, not at the next tick: until the members linked to this
+   * device hear of it, `@kith/sync` takes both ends' last attestations as saying the two still reach each other, and
+   * no one passes this device the other's edits (they came only by anti-entropy, seconds later, in rooms of 48).
+   */
+  private readonly onClose = (event: CustomEvent<Connection>): void => {
+    const connection = event.detail
+    if (connection.limits != null) return
+    const peer = connection.remotePeer
+    // another direct connection to it stays (a duplicate closed): nothing changed
+    if (this.peer.getConnections(peer).some((c) => c.limits == null && c.status === 'open')) return
+    // only a mesh neighbour's link is one that sync's broadcast trees count on
+    const neighbour = (room: Room): boolean =>
+      room.me != null && this.meshNeighboursOf(room).some((device) => device.equals(peer))
+    if (![...this.rooms.values()].some(neighbour)) return
+    this.reattestTimer ??= setTimeout(() => {
+      this.reattestTimer = undefined
+      if (!this.started) return
+      for (const room of this.rooms.values()) {
+        if (room.me == null) continue
+        this.attest(room)
+        for (const member of this.connectedMembers(room)) void this.syncWith(room, member)
+      }
+    }, REATTEST_AFTER_CLOSE_MS)
+  }
+
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {
     // a peer that reconnects may have restarted without what it was sent: it gets every attestation again
     const peer = event.detail.toString()
@@ -453,6 +486,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       maxInboundStreams: 32
     })
     this.peer.addEventListener('peer:connect', this.onConnect)
+    this.peer.addEventListener('connection:close', this.onClose)
     const interval = this.init.attestIntervalMs ?? DEFAULT_ATTEST_INTERVAL_MS
     this.timer = setInterval(() => {
       this.tick()
@@ -470,6 +504,9 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     this.redialTimer = undefined
     this.dialsLeft.clear()
     this.peer.removeEventListener('peer:connect', this.onConnect)
+    this.peer.removeEventListener('connection:close', this.onClose)
+    clearTimeout(this.reattestTimer)
+    this.reattestTimer = undefined
     this.init.gater?.bind(undefined)
     await this.peer.unhandle(INVITE_PROTOCOL)
     await this.peer.unhandle(ROOM_PROTOCOL)
