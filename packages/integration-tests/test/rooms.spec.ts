@@ -44,11 +44,6 @@ async function tap(
   }
 }
 
-/** An invite's link and PIN, as `Rooms.join` takes them. */
-function link(invite: { link: string; pin: string }): [string, string] {
-  return [invite.link, invite.pin]
-}
-
 /** Whether two copies of a room hold the same log. */
 function equalLogs(a: Room, b: Room): boolean {
   return a.hashes().length === b.hashes().length && a.hashes().every((h) => b.has(h))
@@ -129,6 +124,31 @@ describe('rooms over real peers and a real relay', () => {
     const bobRoom = await bob.rooms.join(invite.link, invite.pin)
     await waitFor(() => equalLogs(room, bobRoom) && room.state.members.length === 2, 20_000, 'one log')
     return { alice, bob, room, bobRoom }
+  }
+
+  /** Alice, bob and carol through a new relay, in a room alice created and both others joined, once logs agree. */
+  async function threeInARoom(
+    name: string,
+    mesh?: Parameters<typeof member>[3]
+  ): Promise<{ alice: Member; bob: Member; carol: Member; room: Room; bobRoom: Room; carolRoom: Room }> {
+    const relay = await RelayFixture.start()
+    relays.push(relay)
+    const alice = await member('alice', relay.addr, undefined, mesh)
+    const bob = await member('bob', relay.addr, undefined, mesh)
+    const carol = await member('carol', relay.addr, undefined, mesh)
+    const room = await alice.rooms.create(name)
+    const invite = (): [string, string] => {
+      const { link, pin } = alice.rooms.invite(room, { base: 'https://app.example/' })
+      return [link, pin]
+    }
+    const bobRoom = await bob.rooms.join(...invite())
+    const carolRoom = await carol.rooms.join(...invite())
+    await waitFor(
+      () => equalLogs(room, bobRoom) && equalLogs(room, carolRoom) && room.state.members.length === 3,
+      20_000,
+      'one log'
+    )
+    return { alice, bob, carol, room, bobRoom, carolRoom }
   }
 
   it('three peers form a room by invitation through a tapped relay; outsiders are refused on every path; a removed member loses access', async () => {
@@ -377,21 +397,7 @@ describe('rooms over real peers and a real relay', () => {
   }, 60_000)
 
   it('never sends a member back an attestation that member sent it', async () => {
-    const relay = await RelayFixture.start()
-    relays.push(relay)
-    const alice = await member('alice', relay.addr)
-    const bob = await member('bob', relay.addr)
-    const carol = await member('carol', relay.addr)
-    const room = await alice.rooms.create('Echo')
-    const bobRoom = await bob.rooms.join(...link(alice.rooms.invite(room, { base: 'https://app.example/' })))
-    const carolRoom = await carol.rooms.join(
-      ...link(alice.rooms.invite(room, { base: 'https://app.example/' }))
-    )
-    await waitFor(
-      () => equalLogs(room, bobRoom) && equalLogs(room, carolRoom) && room.state.members.length === 3,
-      20_000,
-      'one log'
-    )
+    const { alice, bob, carol } = await threeInARoom('Echo')
     // every attestation (by its bytes) each device got from each peer, once taken in, and what it sent each peer;
     // the peer of an exchange is followed through its awaits to the private methods that take in and send out
     const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
@@ -437,18 +443,10 @@ describe('rooms over real peers and a real relay', () => {
   }, 60_000)
 
   it('attests a lost link to a mesh neighbour at once and sends it to the members it is linked to', async () => {
-    const relay = await RelayFixture.start()
-    relays.push(relay)
     // no periodic ticks: attestations come only from the explicit tick below and from the lost link
-    const quiet = { attestIntervalMs: 600_000 }
-    const alice = await member('alice', relay.addr, undefined, quiet)
-    const bob = await member('bob', relay.addr, undefined, quiet)
-    const carol = await member('carol', relay.addr, undefined, quiet)
-    const room = await alice.rooms.create('Lost link')
-    const bobRoom = await bob.rooms.join(...link(alice.rooms.invite(room, { base: 'https://app.example/' })))
-    const carolRoom = await carol.rooms.join(
-      ...link(alice.rooms.invite(room, { base: 'https://app.example/' }))
-    )
+    const { alice, bob, carol, bobRoom, carolRoom } = await threeInARoom('Lost link', {
+      attestIntervalMs: 600_000
+    })
     const bobId = bob.peer.peerId
     const direct = (m: Member, other: Member): boolean =>
       m.peer.getConnections(other.peer.peerId).some((c) => c.limits == null)

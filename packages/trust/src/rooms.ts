@@ -373,7 +373,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
    * The newest attestation of each device that each peer holds, by room and peer: the device's `at`, from what the
    * peer was sent and what it sent here.
    */
-  private readonly attestationsSent = new Map<string, Map<string, number>>()
+  private readonly attestationsHeld = new Map<string, Map<string, number>>()
   /** The log digest each member device (by room) reported in the last sync with it. */
   private readonly digestsHeard = new Map<string, Uint8Array>()
   /**
@@ -438,8 +438,8 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {
     // a peer that reconnects may have restarted without what it was sent: it gets every attestation again
     const peer = event.detail.toString()
-    for (const key of this.attestationsSent.keys())
-      if (key.endsWith(`\n${peer}`)) this.attestationsSent.delete(key)
+    for (const key of this.attestationsHeld.keys())
+      if (key.endsWith(`\n${peer}`)) this.attestationsHeld.delete(key)
     for (const key of this.digestsHeard.keys()) if (key.endsWith(`\n${peer}`)) this.digestsHeard.delete(key)
     for (const room of this.rooms.values()) {
       if (room.isMemberDevice(event.detail)) void this.syncWith(room, event.detail)
@@ -673,8 +673,8 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   async forget(id: string): Promise<void> {
     this.rooms.delete(id)
     this.attestations.delete(id)
-    for (const key of this.attestationsSent.keys())
-      if (key.startsWith(`${id}\n`)) this.attestationsSent.delete(key)
+    for (const key of this.attestationsHeld.keys())
+      if (key.startsWith(`${id}\n`)) this.attestationsHeld.delete(key)
     for (const key of this.digestsHeard.keys()) if (key.startsWith(`${id}\n`)) this.digestsHeard.delete(key)
     this.changed(undefined)
     await this.save()
@@ -1086,19 +1086,17 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
   }
 
   /**
-   * The attestations to send `peer` in a sync: those newer than what it was last sent. Every sync carried all of
+   * The attestations to send `peer` in a sync: those newer than what it holds (was sent, or sent). Every sync carried all of
    * them before, which in a room of 16 browsers was most of the bytes on the wire. A message that was lost leaves
    * `peer` without some until their devices attest again (every `attestIntervalMs`).
    */
   private attestationsFor(room: Room, peer: PeerId): Uint8Array[] {
-    const key = `${room.id}\n${peer.toString()}`
-    const sent = this.attestationsSent.get(key) ?? new Map<string, number>()
-    this.attestationsSent.set(key, sent)
+    const held = this.heldBy(room, peer)
     const out: Uint8Array[] = []
     for (const attestation of this.attested(room)) {
       const device = attestation.deviceId.toString()
-      if (device === peer.toString() || (sent.get(device) ?? -1) >= attestation.at) continue
-      sent.set(device, attestation.at)
+      if (device === peer.toString() || (held.get(device) ?? -1) >= attestation.at) continue
+      held.set(device, attestation.at)
       out.push(attestation.bytes)
     }
     return out
@@ -1111,13 +1109,13 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
    */
   private async absorb(room: Room, message: Record<string, unknown>, from?: PeerId): Promise<void> {
     room.add(bytesList(message.entries ?? [], 4 * 4096))
-    const held: Array<Promise<HeldAttestation | undefined>> = []
+    const checks: Array<Promise<HeldAttestation | undefined>> = []
     for (const bytes of bytesList(message.nb ?? [], 1024)) {
       // a signature check costs about a millisecond in a browser's JavaScript; in a room of 16 re-checking the same
       // attestations on every sync took a quarter of a device's CPU
       const id = `${room.id}\n${toString(sha256(bytes), 'base64')}`
       if (this.checkedAttestations.has(id)) {
-        held.push(Promise.resolve(this.checkedAttestations.get(id)))
+        checks.push(Promise.resolve(this.checkedAttestations.get(id)))
         continue
       }
       let checking = this.checkingAttestations.get(id)
@@ -1141,19 +1139,28 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
           .finally(() => this.checkingAttestations.delete(id))
         this.checkingAttestations.set(id, checking)
       }
-      held.push(checking)
+      checks.push(checking)
     }
-    const good = await Promise.all(held)
+    const good = await Promise.all(checks)
     if (from == null) return
     // in a room of 48 every device sent every fresh attestation to each connected member and got each back from it:
     // what a peer sent, it holds
-    const key = `${room.id}\n${from.toString()}`
-    const sent = this.attestationsSent.get(key) ?? new Map<string, number>()
-    this.attestationsSent.set(key, sent)
+    const held = this.heldBy(room, from)
     for (const attestation of good) {
-      if (attestation != null && (sent.get(attestation.device) ?? -1) < attestation.at)
-        sent.set(attestation.device, attestation.at)
+      if (attestation != null && (held.get(attestation.device) ?? -1) < attestation.at)
+        held.set(attestation.device, attestation.at)
     }
+  }
+
+  /** The `at` of each device's newest attestation that `peer` holds in `room` (see `attestationsHeld`). */
+  private heldBy(room: Room, peer: PeerId): Map<string, number> {
+    const key = `${room.id}\n${peer.toString()}`
+    let held = this.attestationsHeld.get(key)
+    if (held == null) {
+      held = new Map<string, number>()
+      this.attestationsHeld.set(key, held)
+    }
+    return held
   }
 
   private checked(id: string, attestation: HeldAttestation | undefined): void {
