@@ -364,6 +364,11 @@ interface HeldAttestation {
   at: number
 }
 
+/** An attestation marked as held by a peer for an exchange, with what was marked before (see `Rooms.unmark`). */
+interface Mark extends HeldAttestation {
+  before: number | undefined
+}
+
 export class Rooms extends TypedEventEmitter<RoomsEvents> {
   readonly peer: Libp2p
   readonly identity: Identity
@@ -413,6 +418,9 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
    * A lost link to a mesh neighbour is attested at once, not at the next tick: until the members linked to this
    * device hear of it, `@kith/sync` takes both ends' last attestations as saying the two still reach each other, and
    * no one passes this device the other's edits (they came only by anti-entropy, seconds later, in rooms of 48).
+   * The link is dialed again at the same moment (by the rule of `connectMembers`): a WebRTC dial whose offerer gave
+   * up after the answerer took the connection leaves the answerer a connection that closes a moment later, and
+   * nothing else dialed that neighbour again before the next tick.
    */
   private readonly onClose = (event: CustomEvent<Connection>): void => {
     const connection = event.detail
@@ -431,6 +439,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
         if (room.me == null) continue
         this.attest(room)
         for (const member of this.connectedMembers(room)) void this.syncWith(room, member)
+        this.connectMembers(room)
       }
     }, REATTEST_AFTER_CLOSE_MS)
   }
@@ -1044,15 +1053,20 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     const heard = this.digestsHeard.get(key)
     const listed = options.listHashes === true || heard == null || !equals(heard, digest)
     let again = false
+    // the attestations are picked once: an exchange that failed on a kept stream runs again on a new one, and picked
+    // anew they would leave out what the failed try marked as held (the peer never heard them until the next attest)
+    let nb: Uint8Array[] | undefined
+    const marked: Mark[] = []
     try {
       again = await this.sessions.run(peer, signal, async (channel) => {
+        nb ??= this.attestationsFor(room, peer, marked)
         await channel.write(
           encode({
             t: 'sync',
             room: room.id,
             ...(listed ? { have: room.hashes() } : {}),
             hd: digest,
-            nb: this.attestationsFor(room, peer)
+            nb
           })
         )
         const reply = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'sync reply')
@@ -1069,6 +1083,7 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
       })
     } catch {
       this.digestsHeard.delete(key)
+      this.unmark(room, peer, marked)
     }
     if (again) await this.syncWith(room, peer, { ...options, listHashes: true })
   }
@@ -1090,16 +1105,32 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
    * them before, which in a room of 16 browsers was most of the bytes on the wire. A message that was lost leaves
    * `peer` without some until their devices attest again (every `attestIntervalMs`).
    */
-  private attestationsFor(room: Room, peer: PeerId): Uint8Array[] {
+  private attestationsFor(room: Room, peer: PeerId, marked?: Mark[]): Uint8Array[] {
     const held = this.heldBy(room, peer)
     const out: Uint8Array[] = []
     for (const attestation of this.attested(room)) {
       const device = attestation.deviceId.toString()
-      if (device === peer.toString() || (held.get(device) ?? -1) >= attestation.at) continue
+      const before = held.get(device)
+      if (device === peer.toString() || (before ?? -1) >= attestation.at) continue
       held.set(device, attestation.at)
+      marked?.push({ device, at: attestation.at, before })
       out.push(attestation.bytes)
     }
     return out
+  }
+
+  /**
+   * Takes back what `attestationsFor` marked as held by `peer` for an exchange that failed: the message may never
+   * have reached it, and nothing else would send those attestations before their devices attest again.
+   */
+  private unmark(room: Room, peer: PeerId, marked: Mark[]): void {
+    const held = this.heldBy(room, peer)
+    for (const { device, at, before } of marked) {
+      // (unless something newer was marked since, by a later exchange or by what the peer sent)
+      if (held.get(device) !== at) continue
+      if (before == null) held.delete(device)
+      else held.set(device, before)
+    }
   }
 
   /**
@@ -1205,15 +1236,21 @@ export class Rooms extends TypedEventEmitter<RoomsEvents> {
     const same = !listed && theirDigest != null && equals(theirDigest, digest)
     if (theirDigest != null)
       this.digestsHeard.set(`${room.id}\n${connection.remotePeer.toString()}`, theirDigest)
-    await channel.write(
-      encode({
-        t: 'sync',
-        ...(same ? {} : { have: room.hashes() }),
-        hd: digest,
-        entries: listed ? room.missing(theirs) : [],
-        nb: this.attestationsFor(room, connection.remotePeer)
-      })
-    )
+    const marked: Mark[] = []
+    try {
+      await channel.write(
+        encode({
+          t: 'sync',
+          ...(same ? {} : { have: room.hashes() }),
+          hd: digest,
+          entries: listed ? room.missing(theirs) : [],
+          nb: this.attestationsFor(room, connection.remotePeer, marked)
+        })
+      )
+    } catch (err: unknown) {
+      this.unmark(room, connection.remotePeer, marked)
+      throw err
+    }
     const rest = read.map(decode(await channel.read(), MAX_ROOM_MESSAGE_BYTES), 'entries')
     if (room.isMemberDevice(connection.remotePeer)) await this.absorb(room, rest)
     return true
