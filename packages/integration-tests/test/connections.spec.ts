@@ -6,7 +6,15 @@ import {
   directMessages
 } from '@kith/peer'
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest'
-import { ECHO, echo, RelayFixture, startPeer, startReservedPair, until } from './fixtures/nodes.ts'
+import {
+  ECHO,
+  echo,
+  RelayFixture,
+  startPeer,
+  startReservedPair,
+  until,
+  untilEvents
+} from './fixtures/nodes.ts'
 import type { KithPeer } from '@kith/peer'
 import type { Stream } from '@libp2p/interface'
 
@@ -95,10 +103,19 @@ describe('connections between Node peers', () => {
           .join(', ') || 'none'
       }; opened ${opened.a} / ${opened.b}` +
       `, dials ${dials.map((d) => (d.status === 'rejected' ? (d.reason as Error).name : 'ok')).join(' / ')}`
-    await until(a, one, 20_000, 'one direct connection at a').catch((err: Error) => {
+    // (watching both ends: the last close may be b's, after a's own close event found b's duplicate still listed)
+    const changes = ['connection:open', 'connection:close'] as const
+    await untilEvents(
+      [
+        [a, changes],
+        [b, changes]
+      ],
+      one,
+      20_000,
+      'one direct connection at each end'
+    ).catch((err: Error) => {
       throw new Error(err.message + seen())
     })
-    await until(b, one, 20_000, 'one direct connection at b')
     // both dials went through: the higher id's was superseded, or its connection opened and was closed; the
     // single connection was not reached by luck
     expect(superseded || opened.a + opened.b >= 3).toBe(true)
