@@ -22,7 +22,12 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['eslint.config.js', 'tooling/*.mjs']
+          allowDefaultProject: [
+            'eslint.config.js',
+            'tooling/*.mjs',
+            'tooling/test/*.mjs',
+            'tooling/test/fixtures/*.mjs'
+          ]
         },
         tsconfigRootDir: import.meta.dirname
       }
@@ -59,7 +64,7 @@ export default tseslint.config(
     }
   },
   {
-    files: ['tooling/*.mjs', 'eslint.config.js'],
+    files: ['tooling/*.mjs', 'tooling/test/*.mjs', 'tooling/test/fixtures/*.mjs', 'eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } }
   },

@@ -10,7 +10,8 @@ export default defineConfig({
       'packages/sync',
       'packages/integration-tests',
       'apps/relay',
-      'apps/demo'
+      'apps/demo',
+      'tooling'
     ]
   }
 })

@@ -7,9 +7,19 @@
 // folders. A second run finds them in place and costs a few seconds. Then it runs the task with that Node first on
 // PATH. Each step prints one line; a failure prints what to do about it.
 import { spawnSync } from 'node:child_process'
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { delimiter, dirname, join, resolve } from 'node:path'
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync
+} from 'node:fs'
+import { delimiter, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { crashedFilesToRerun, describeFatalReport, vitestCounts } from './vitest-crashes.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const TOOLCHAIN = join(ROOT, '.toolchain')
@@ -24,18 +34,18 @@ const CHROMIUM_CANDIDATES = [
 ]
 
 const REPORTS = join(ROOT, '.kith', 'test-reports')
+/** Written by tooling/vitest-crashes.mjs: the test files whose worker process a signal killed. */
+const WORKER_CRASHES = join(REPORTS, 'worker-crashes.json')
+/** Node's diagnostic reports of a fatal error in a test process (native and JavaScript stacks). */
+const NODE_REPORTS = join(REPORTS, 'node-reports')
+/** At most this many crashed files are run again; more than that is no one-off crash but something broken. */
+const CRASH_RERUN_LIMIT = 2
 
 /** Counts from the JSON reports the test runners wrote, or undefined when a report is missing. */
 const COUNTERS = {
   vitest: () => {
     const report = readJson(join(REPORTS, 'vitest.json'))
-    return (
-      report && {
-        passed: report.numPassedTests,
-        failed: report.numFailedTests,
-        skipped: report.numPendingTests + report.numTodoTests
-      }
-    )
+    return report && vitestCounts(report)
   },
   playwright: () => {
     const report = readJson(join(REPORTS, 'playwright.json'))
@@ -57,6 +67,70 @@ function readJson(path) {
   }
 }
 
+/** `pnpm` arguments for a vitest run that prints as usual and writes its JSON report to `report`. */
+function vitestRun(report, ...rest) {
+  return [
+    'exec',
+    'vitest',
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${report}`,
+    ...rest
+  ]
+}
+
+/** The first lines of each diagnostic report Node wrote on a fatal error, so a crash's cause is in the log. */
+function printFatalReports(printed) {
+  if (!existsSync(NODE_REPORTS)) return
+  for (const name of readdirSync(NODE_REPORTS).filter(
+    (file) => file.endsWith('.json') && !printed.has(file)
+  )) {
+    printed.add(name)
+    const report = readJson(join(NODE_REPORTS, name))
+    if (report == null) continue
+    process.stdout.write(
+      `${describeFatalReport(report, `.kith/test-reports/node-reports/${name}`).join('\n')}\n`
+    )
+  }
+}
+
+/**
+ * After a vitest run that failed only because worker processes were killed by a signal (a native crash: no test
+ * failed, nothing else went wrong), runs the crashed files once more and returns that run's result and the whole
+ * run's counts; undefined when the failure was anything else, which then stands as it is.
+ */
+function rerunCrashedFiles(env) {
+  const record = readJson(WORKER_CRASHES)
+  const report = readJson(join(REPORTS, 'vitest.json'))
+  if (record == null || report == null) return undefined
+  const files = crashedFilesToRerun(record, report, CRASH_RERUN_LIMIT)
+  if (files.length === 0) return undefined
+  for (const crash of record.crashes) {
+    say(
+      `the worker running ${relative(ROOT, crash.file)} was killed by ${crash.signal}: a crash in native code, not a failed test`
+    )
+  }
+  const printed = new Set()
+  printFatalReports(printed)
+  say(
+    `running ${files.length === 1 ? 'that file' : 'those files'} once more (only crashed files are, and only once)…`
+  )
+  const rerunReport = join(REPORTS, 'vitest-rerun.json')
+  const result = run('pnpm', vitestRun(rerunReport, ...files.map((file) => relative(ROOT, file))), env)
+  if (!result.ok) printFatalReports(printed)
+  const again = readJson(rerunReport)
+  const counts = vitestCounts(report, files)
+  if (again == null) {
+    counts.failed += 1
+  } else {
+    const rerun = vitestCounts(again)
+    for (const key of Object.keys(counts)) counts[key] += rerun[key]
+  }
+  say(`the crashed ${files.length === 1 ? 'file' : 'files'} ran again: ${result.ok ? 'passed' : 'FAILED'}`)
+  return { result, counts }
+}
+
 const TASKS = {
   start: { chromium: false, run: () => [['node', ['tooling/start.ts']]] },
   test: {
@@ -67,14 +141,7 @@ const TASKS = {
       ['pnpm', ['exec', 'turbo', 'run', 'typecheck', '--output-logs', 'errors-only'], 'typecheck'],
       [
         'pnpm',
-        [
-          'exec',
-          'vitest',
-          'run',
-          '--reporter=default',
-          '--reporter=json',
-          `--outputFile.json=${join(REPORTS, 'vitest.json')}`
-        ],
+        vitestRun(join(REPORTS, 'vitest.json'), '--reporter=./tooling/vitest-crashes.mjs'),
         'unit and integration tests',
         'vitest'
       ],
@@ -91,6 +158,16 @@ const TASKS = {
     run: () => [['pnpm', ['exec', 'playwright', 'test', '-c', 'e2e/playwright.config.ts']]]
   },
   bench: { chromium: true, run: () => [['pnpm', ['--filter', '@kith/bench', 'run', 'bench']]] }
+}
+
+/** The vitest step's environment: where the crash reporter writes, and a Node report on any fatal error. */
+function vitestEnv(env) {
+  const report = ['--report-on-fatalerror', `--report-directory="${NODE_REPORTS}"`]
+  return {
+    ...env,
+    KITH_WORKER_CRASHES: WORKER_CRASHES,
+    NODE_OPTIONS: [env.NODE_OPTIONS, ...report].filter((option) => option != null && option !== '').join(' ')
+  }
 }
 
 function say(line) {
@@ -268,7 +345,7 @@ function main() {
   }
 
   rmSync(REPORTS, { recursive: true, force: true })
-  mkdirSync(REPORTS, { recursive: true })
+  mkdirSync(NODE_REPORTS, { recursive: true })
   env.PLAYWRIGHT_JSON_OUTPUT_NAME = join(REPORTS, 'playwright.json')
   const totals = { passed: 0, failed: 0, skipped: 0 }
   const steps = task.run()
@@ -277,8 +354,13 @@ function main() {
   for (const [command, args, label, counter] of steps) {
     started = Date.now()
     if (label != null) say(`${label}…`)
-    const result = run(command, [...args, ...(label == null ? process.argv.slice(3) : [])], env)
-    const counts = counter != null ? COUNTERS[counter]() : undefined
+    const stepEnv = counter === 'vitest' ? vitestEnv(env) : env
+    let result = run(command, [...args, ...(label == null ? process.argv.slice(3) : [])], stepEnv)
+    let counts = counter != null ? COUNTERS[counter]() : undefined
+    if (!result.ok && counter === 'vitest') {
+      const rerun = rerunCrashedFiles(stepEnv)
+      if (rerun != null) ({ result, counts } = rerun)
+    }
     if (counts != null) for (const key of Object.keys(totals)) totals[key] += counts[key] ?? 0
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
     if (!result.ok) {
