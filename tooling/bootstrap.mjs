@@ -81,12 +81,8 @@ function vitestRun(report, ...rest) {
 }
 
 /** The first lines of each diagnostic report Node wrote on a fatal error, so a crash's cause is in the log. */
-function printFatalReports(printed) {
-  if (!existsSync(NODE_REPORTS)) return
-  for (const name of readdirSync(NODE_REPORTS).filter(
-    (file) => file.endsWith('.json') && !printed.has(file)
-  )) {
-    printed.add(name)
+function printFatalReports() {
+  for (const name of readdirSync(NODE_REPORTS).filter((file) => file.endsWith('.json'))) {
     const report = readJson(join(NODE_REPORTS, name))
     if (report == null) continue
     process.stdout.write(
@@ -111,14 +107,13 @@ function rerunCrashedFiles(env) {
       `the worker running ${relative(ROOT, crash.file)} was killed by ${crash.signal}: a crash in native code, not a failed test`
     )
   }
-  const printed = new Set()
-  printFatalReports(printed)
   say(
     `running ${files.length === 1 ? 'that file' : 'those files'} once more (only crashed files are, and only once)…`
   )
   const rerunReport = join(REPORTS, 'vitest-rerun.json')
   const result = run('pnpm', vitestRun(rerunReport, ...files.map((file) => relative(ROOT, file))), env)
-  if (!result.ok) printFatalReports(printed)
+  // the reports of both runs' fatal errors, if there were any (a plain abort() writes none)
+  printFatalReports()
   const again = readJson(rerunReport)
   const counts = vitestCounts(report, files)
   if (again == null) {
